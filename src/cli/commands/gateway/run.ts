@@ -1,0 +1,27 @@
+import type { Command } from 'commander';
+import { loadGatewayConfig } from '../../../gateway/config.ts';
+import { startGateway } from '../../../gateway/gateway.ts';
+import { createLogger } from '../../../telemetry/logger.ts';
+import { action } from '../../run.ts';
+
+export function registerGateway(program: Command): void {
+  program
+    .command('gateway')
+    .description("run one cluster's gateway: the inbound and outbound mTLS listeners (TLS 1.3) and the policy check")
+    .requiredOption('--config <file>', 'gateway configuration (YAML or JSON), see docs/gateway.md')
+    .action(
+      action(async (options: { config: string }) => {
+        const config = loadGatewayConfig(options.config);
+        const log = createLogger({ name: `gateway-${config.cluster}` });
+        const gateway = await startGateway(config, { log });
+        await new Promise<void>((resolve) => {
+          const stop = (signal: string) => {
+            log.info({ event: 'gateway.stopping', signal }, 'gateway stopping');
+            void gateway.close().then(resolve);
+          };
+          process.once('SIGTERM', () => stop('SIGTERM'));
+          process.once('SIGINT', () => stop('SIGINT'));
+        });
+      }),
+    );
+}

@@ -1,0 +1,57 @@
+import { Command, CommanderError } from 'commander';
+import { InterlockError } from '../errors.ts';
+import { registerCaInit } from './commands/ca/init.ts';
+import { registerCaKeygen } from './commands/ca/keygen.ts';
+import { registerCaAddCluster } from './commands/ca/add-cluster.ts';
+import { registerSvidIssue } from './commands/svid/issue.ts';
+import { registerGateway } from './commands/gateway/run.ts';
+import { registerAuditVerify } from './commands/audit/verify.ts';
+import { registerLabUp } from './commands/lab/up.ts';
+import { reportError } from './run.ts';
+
+export function buildProgram(): Command {
+  const program = new Command('interlock')
+    .description('Interlock: mTLS 1.3 with SPIFFE identities, Cedar policy and a tamper-evident audit chain between Kubernetes clusters')
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  const ca = program.command('ca').description('the certificate authority: root and per-cluster intermediates');
+  registerCaInit(ca);
+  registerCaKeygen(ca);
+  registerCaAddCluster(ca);
+
+  const svid = program.command('svid').description('X.509-SVIDs for workloads and gateways');
+  registerSvidIssue(svid);
+
+  registerGateway(program);
+
+  const audit = program.command('audit').description('the hash-chained audit log');
+  registerAuditVerify(audit);
+
+  const lab = program.command('lab').description('a whole multi-cluster world on one machine');
+  registerLabUp(lab);
+
+  for (const command of [program, ca, svid, audit, lab]) command.exitOverride();
+  return program;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version end here with exit code 0; usage errors were already printed.
+      if (error.exitCode === 0 || error.code === 'commander.helpDisplayed' || error.code === 'commander.help') {
+        process.exitCode = 0;
+        return;
+      }
+      process.exitCode = 2;
+      return;
+    }
+    reportError(error instanceof InterlockError ? error : error);
+  }
+}
+
+await main(process.argv);

@@ -1,0 +1,29 @@
+import { InterlockError, toInterlockError } from '../errors.ts';
+
+/** Exit codes: 0 success, 1 a check failed or internal error, 2 bad input. */
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_BAD_INPUT = 2;
+
+/**
+ * Every command's action runs through here: an InterlockError becomes one
+ * line on stderr and exit code 2; anything else is an internal error, still
+ * one line, with the stack only when INTERLOCK_DEBUG is set.
+ */
+export function action<A extends unknown[]>(fn: (...args: A) => Promise<number | void> | number | void) {
+  return async (...args: A): Promise<void> => {
+    try {
+      const code = await fn(...args);
+      process.exitCode = code ?? EXIT_OK;
+    } catch (error) {
+      reportError(error);
+    }
+  };
+}
+
+export function reportError(error: unknown): void {
+  const failure = toInterlockError(error);
+  process.stderr.write(`interlock: error ${failure.toLine()}\n`);
+  if (process.env.INTERLOCK_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+  process.exitCode = error instanceof InterlockError ? EXIT_BAD_INPUT : EXIT_FAILED;
+}

@@ -1,0 +1,119 @@
+/**
+ * The one registry of Interlock errors. Every code here is documented in
+ * docs/errors.md (test/errors.test.ts keeps the two equal). Codes are stable:
+ * operators grep for them and alert on them, so never rename one.
+ */
+
+export interface ErrorSpec {
+  /** HTTP status a gateway or API answers with. */
+  readonly status: number;
+  /** One line saying what went wrong, for docs and `--help`. */
+  readonly title: string;
+}
+
+export const ERRORS = {
+  IL_ERR_INTERNAL: { status: 500, title: 'An unexpected internal failure' },
+  IL_ERR_USAGE: { status: 400, title: 'A command was called with missing or malformed arguments' },
+
+  IL_ERR_CONFIG_NOT_FOUND: { status: 400, title: 'A configuration file could not be read' },
+  IL_ERR_CONFIG_INVALID: { status: 400, title: 'A configuration value is malformed or out of range' },
+  IL_ERR_CONFIG_UNKNOWN_KEY: { status: 400, title: 'A configuration file has a key the schema does not know' },
+
+  IL_ERR_SPIFFE_ID_INVALID: { status: 400, title: 'A SPIFFE ID does not follow the SPIFFE ID specification' },
+  IL_ERR_SPIFFE_ID_OUT_OF_DOMAIN: { status: 400, title: "A SPIFFE ID is not in the cluster's trust domain" },
+
+  IL_ERR_CA_NOT_INITIALIZED: { status: 400, title: 'No CA exists in the state folder yet' },
+  IL_ERR_CA_ALREADY_INITIALIZED: { status: 409, title: 'A CA already exists in the state folder' },
+  IL_ERR_CLUSTER_NAME_INVALID: { status: 400, title: 'A cluster name or trust domain is malformed' },
+  IL_ERR_CLUSTER_UNKNOWN: { status: 404, title: 'No cluster of that name has been added to the CA' },
+  IL_ERR_CLUSTER_EXISTS: { status: 409, title: 'A cluster of that name already exists' },
+  IL_ERR_TTL_INVALID: { status: 400, title: 'A certificate lifetime is malformed or outside the allowed range' },
+
+  IL_ERR_KEY_SECRET_MISSING: { status: 400, title: 'No passphrase or key file was given to protect CA keys' },
+  IL_ERR_KEY_UNREADABLE: { status: 400, title: 'A key, passphrase or key file could not be read or parsed' },
+  IL_ERR_KEY_DECRYPT_FAILED: { status: 400, title: 'An encrypted key could not be decrypted (wrong passphrase or key file, or altered data)' },
+
+  IL_ERR_CERT_MALFORMED: { status: 400, title: 'A certificate or bundle could not be parsed' },
+  IL_ERR_CERT_EXPIRED: { status: 401, title: 'A certificate in the chain has expired' },
+  IL_ERR_CERT_NOT_YET_VALID: { status: 401, title: 'A certificate in the chain is not valid yet' },
+  IL_ERR_CERT_UNTRUSTED: { status: 401, title: 'A certificate chain does not lead to the trust bundle' },
+  IL_ERR_CERT_NAME_CONSTRAINT: { status: 401, title: "A certificate names an identity outside its issuer's name constraints" },
+  IL_ERR_CERT_KEY_USAGE: { status: 401, title: 'A certificate has key usages that do not fit its place in the chain' },
+  IL_ERR_SVID_INVALID: { status: 401, title: 'A certificate is not a valid X.509-SVID' },
+
+  IL_ERR_AUTHN_NOT_A_GATEWAY: { status: 403, title: 'The inbound listener was reached by a peer that is not a remote gateway' },
+  IL_ERR_AUTHN_NOT_LOCAL: { status: 403, title: "The outbound listener was reached by a workload outside the gateway's trust domain" },
+  IL_ERR_IDENTITY_ASSERTION_INVALID: { status: 401, title: 'The workload identity carried by a remote gateway is missing, forged or stale' },
+
+  IL_ERR_POLICY_INVALID: { status: 400, title: 'A policy file is not valid Cedar' },
+  IL_ERR_POLICY_DENIED: { status: 403, title: 'The policy does not allow this call' },
+  IL_ERR_POLICY_EVALUATION_FAILED: { status: 403, title: 'Policy evaluation failed, so the call is denied (fail closed)' },
+
+  IL_ERR_ROUTE_INVALID_HOST: { status: 400, title: 'The request does not name a target as <service>.<cluster>.interlock' },
+  IL_ERR_ROUTE_UNKNOWN_CLUSTER: { status: 404, title: 'The request names a cluster this gateway has no peer for' },
+  IL_ERR_ROUTE_UNKNOWN_SERVICE: { status: 404, title: 'The request names a service this cluster does not export' },
+  IL_ERR_PEER_UNAVAILABLE: { status: 502, title: 'The remote gateway could not be reached or refused the handshake' },
+  IL_ERR_UPSTREAM_UNAVAILABLE: { status: 502, title: 'The local service behind the gateway could not be reached' },
+  IL_ERR_UPSTREAM_TIMEOUT: { status: 504, title: 'The local service or remote gateway did not answer in time' },
+
+  IL_ERR_AUDIT_LOG_UNREADABLE: { status: 500, title: 'An audit log could not be read or written' },
+  IL_ERR_AUDIT_CHAIN_BROKEN: { status: 500, title: 'An audit record was altered, removed or reordered' },
+
+  IL_ERR_LAB_FAILED: { status: 500, title: 'The lab could not start or a demo call had an unexpected outcome' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export interface ErrorDetails {
+  /** The configuration key, flag, header or certificate field the error concerns. */
+  readonly field?: string;
+  /** What the user can do about it. */
+  readonly hint?: string;
+  readonly cause?: unknown;
+}
+
+/** Base class of every error Interlock raises on purpose. */
+export class InterlockError extends Error {
+  readonly code: ErrorCode;
+  readonly field: string | undefined;
+  readonly hint: string | undefined;
+
+  constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = 'InterlockError';
+    this.code = code;
+    this.field = details.field;
+    this.hint = details.hint;
+  }
+
+  get status(): number {
+    return ERRORS[this.code].status;
+  }
+
+  /** One line for terminals and logs: code, message, field, hint. Never a stack. */
+  toLine(): string {
+    const field = this.field ? ` [${this.field}]` : '';
+    const hint = this.hint ? ` (hint: ${this.hint})` : '';
+    return `${this.code}: ${this.message}${field}${hint}`;
+  }
+
+  toJSON(): { code: ErrorCode; message: string; field?: string; hint?: string } {
+    return {
+      code: this.code,
+      message: this.message,
+      ...(this.field ? { field: this.field } : {}),
+      ...(this.hint ? { hint: this.hint } : {}),
+    };
+  }
+}
+
+export function isInterlockError(value: unknown): value is InterlockError {
+  return value instanceof InterlockError;
+}
+
+/** Wraps anything thrown into an InterlockError, keeping codes that already exist. */
+export function toInterlockError(value: unknown, fallback: ErrorCode = 'IL_ERR_INTERNAL'): InterlockError {
+  if (value instanceof InterlockError) return value;
+  const message = value instanceof Error ? value.message : String(value);
+  return new InterlockError(fallback, message, { cause: value });
+}

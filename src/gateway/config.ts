@@ -1,0 +1,87 @@
+import { z } from 'zod';
+import { loadConfigFile, resolveFrom } from '../config/load.ts';
+import { checkClusterName } from '../pki/authority.ts';
+
+/**
+ * The gateway's configuration: one cluster's edge. Relative file paths are
+ * resolved against the config file's folder.
+ */
+const hostPort = z
+  .string()
+  .regex(/^(127(?:\.\d{1,3}){3}|\[::1\]|localhost|[a-zA-Z0-9.-]+|\[[0-9a-fA-F:]+\]):\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:8443')
+  .refine((value) => Number(value.slice(value.lastIndexOf(':') + 1)) <= 65535, 'port must be 0–65535');
+
+const clusterName = z.string().refine((name) => {
+  try {
+    checkClusterName(name);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'must be a DNS label (lowercase letters, digits, dashes)');
+
+const trustDomain = z.string().regex(/^[a-z0-9._-]{1,255}$/, 'must be a SPIFFE trust domain (lowercase letters, digits, dots, dashes)');
+
+export const gatewayConfigSchema = z.strictObject({
+  cluster: clusterName,
+  trustDomain,
+  identity: z.strictObject({
+    /** PEM: the gateway's SVID followed by its cluster intermediate. */
+    cert: z.string().min(1),
+    /** PEM PKCS#8 private key of the SVID. */
+    key: z.string().min(1),
+    /** PEM trust bundle (roots) that every peer must chain to. */
+    bundle: z.string().min(1),
+  }),
+  inbound: z.strictObject({ listen: hostPort }),
+  outbound: z.strictObject({ listen: hostPort }),
+  peers: z.record(clusterName, z.strictObject({ address: hostPort, trustDomain })).default({}),
+  services: z
+    .record(
+      z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'service names are DNS labels'),
+      z.strictObject({
+        /** http://host:port for a plain local service, https://host:port for one that takes the gateway's SVID. */
+        upstream: z.url({ protocol: /^https?$/ }),
+        /** The SPIFFE ID the upstream must present when upstream is https. */
+        id: z.string().startsWith('spiffe://').optional(),
+      }),
+    )
+    .default({}),
+  policy: z.strictObject({ file: z.string().min(1) }),
+  audit: z.strictObject({ file: z.string().min(1) }),
+  limits: z
+    .strictObject({
+      /** Whole-request deadline, from first byte to last byte of the answer. */
+      requestTimeoutMs: z.number().int().min(100).max(600_000).default(30_000),
+      /** Idle keep-alive connections are closed after this long. */
+      keepAliveTimeoutMs: z.number().int().min(100).max(600_000).default(5_000),
+      /** How long an identity assertion from a peer gateway stays acceptable. */
+      assertionMaxAgeMs: z.number().int().min(1_000).max(300_000).default(60_000),
+    })
+    .default({ requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, assertionMaxAgeMs: 60_000 }),
+});
+
+export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;
+
+export function loadGatewayConfig(path: string): GatewayConfig {
+  const config = loadConfigFile(path, gatewayConfigSchema.transform((c) => withResolvedPaths(c, path)));
+  return config;
+}
+
+function withResolvedPaths(config: GatewayConfig, path: string): GatewayConfig {
+  return {
+    ...config,
+    identity: {
+      cert: resolveFrom(path, config.identity.cert),
+      key: resolveFrom(path, config.identity.key),
+      bundle: resolveFrom(path, config.identity.bundle),
+    },
+    policy: { file: resolveFrom(path, config.policy.file) },
+    audit: { file: resolveFrom(path, config.audit.file) },
+  };
+}
+
+export function splitHostPort(value: string): { host: string; port: number } {
+  const at = value.lastIndexOf(':');
+  return { host: value.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(value.slice(at + 1)) };
+}

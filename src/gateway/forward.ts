@@ -1,0 +1,74 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { InterlockError, type ErrorCode } from '../errors.ts';
+import { sendError, forwardableHeaders } from './http-util.ts';
+
+export interface ForwardTarget {
+  readonly protocol: 'http:' | 'https:';
+  readonly host: string;
+  readonly port: number;
+  readonly agent: http.Agent;
+  /** Headers set by the gateway on top of the caller's forwardable ones. */
+  readonly headers: OutgoingHttpHeaders;
+  readonly timeoutMs: number;
+  /** Error code when the next hop cannot be reached. */
+  readonly unavailableCode: ErrorCode;
+  readonly extraTlsOptions?: https.RequestOptions;
+  /** Keep interlock-* headers of the answer: true only when the next hop is a verified peer gateway. */
+  readonly trustAnswerHeaders?: boolean;
+}
+
+/**
+ * Streams a request to the next hop and its answer back, without buffering
+ * either body: bodies of any size flow through with constant memory, and
+ * backpressure is kept by pipe().
+ */
+export function forwardRequest(req: IncomingMessage, res: ServerResponse, target: ForwardTarget): Promise<void> {
+  return new Promise((resolve) => {
+    const transport = target.protocol === 'https:' ? https : http;
+    let settled = false;
+    const finish = () => {
+      if (!settled) {
+        settled = true;
+        resolve();
+      }
+    };
+    const upstream = transport.request(
+      {
+        host: target.host,
+        port: target.port,
+        method: req.method,
+        path: req.url,
+        agent: target.agent,
+        headers: { ...forwardableHeaders(req.headers), ...target.headers },
+        ...(target.extraTlsOptions ?? {}),
+      },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, forwardableHeaders(answer.headers, target.trustAnswerHeaders === true));
+        answer.pipe(res);
+        answer.on('end', finish);
+        answer.on('error', () => {
+          res.destroy();
+          finish();
+        });
+      },
+    );
+    upstream.setTimeout(target.timeoutMs, () => {
+      upstream.destroy(new InterlockError('IL_ERR_UPSTREAM_TIMEOUT', `no answer from ${target.host}:${target.port} within ${target.timeoutMs} ms`));
+    });
+    upstream.on('error', (error) => {
+      const failure =
+        error instanceof InterlockError
+          ? error
+          : new InterlockError(target.unavailableCode, `${target.host}:${target.port} unreachable: ${(error as NodeJS.ErrnoException).code ?? error.message}`);
+      sendError(res, failure);
+      finish();
+    });
+    res.on('close', () => {
+      if (!res.writableFinished) upstream.destroy();
+      finish();
+    });
+    req.pipe(upstream);
+  });
+}

@@ -1,0 +1,156 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import { InterlockError, toInterlockError } from '../errors.ts';
+import type { Clock } from '../clock.ts';
+import { isGatewayId, type SpiffeId } from '../identity/spiffe-id.ts';
+import type { PolicyDecisionPoint } from '../policy/pdp.ts';
+import type { AuditLog } from '../audit/chain-file.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import type { GatewayConfig } from './config.ts';
+import { IDENTITY_HEADER, verifyIdentityAssertion } from './identity-assertion.ts';
+import { parseTarget } from './routing.ts';
+import { forwardRequest } from './forward.ts';
+import { sendError } from './http-util.ts';
+import { expectServerId, guardMutualTls, mutualTlsServerOptions, peerSpiffeId, tlsOptions, type TlsIdentity } from './tls-identity.ts';
+
+/** Headers the inbound gateway sets for the local service, over its own mTLS hop. */
+export const CALLER_HEADER = 'interlock-caller';
+export const SOURCE_CLUSTER_HEADER = 'interlock-source-cluster';
+/** Links a response to the audit record of its decision: `<cluster>:<seq>`. */
+export const AUDIT_REF_HEADER = 'interlock-audit-ref';
+
+export interface InboundDeps {
+  readonly config: GatewayConfig;
+  readonly identity: TlsIdentity;
+  readonly pdp: PolicyDecisionPoint;
+  readonly audit: AuditLog;
+  readonly clock: Clock;
+  readonly log: Logger;
+}
+
+interface Upstream {
+  readonly url: URL;
+  readonly agent: http.Agent;
+  readonly tls?: https.RequestOptions;
+}
+
+function buildUpstreams(deps: InboundDeps): Map<string, Upstream> {
+  const upstreams = new Map<string, Upstream>();
+  for (const [name, service] of Object.entries(deps.config.services)) {
+    const url = new URL(service.upstream);
+    if (url.protocol === 'https:') {
+      // Zero trust inside the cluster too: the gateway presents its SVID and
+      // checks the service's ID when the service speaks mTLS.
+      const agent = new https.Agent({ keepAlive: true, ...tlsOptions(deps.identity) });
+      upstreams.set(name, { url, agent, tls: service.id ? { checkServerIdentity: expectServerId(service.id) } : {} });
+    } else {
+      upstreams.set(name, { url, agent: new http.Agent({ keepAlive: true }) });
+    }
+  }
+  return upstreams;
+}
+
+/** Maps a peer gateway's trust domain to the cluster name it is configured under. */
+function peerClusters(config: GatewayConfig): Map<string, string> {
+  return new Map(Object.entries(config.peers).map(([cluster, peer]) => [peer.trustDomain, cluster]));
+}
+
+export function createInboundServer(deps: InboundDeps): https.Server {
+  const { config, identity, pdp, audit, clock, log } = deps;
+  const upstreams = buildUpstreams(deps);
+  const clustersByDomain = peerClusters(config);
+
+  const authenticatePeer = (socket: TLSSocket): { peer: SpiffeId; sourceCluster: string } => {
+    const peer = peerSpiffeId(socket);
+    const sourceCluster = clustersByDomain.get(peer.trustDomain);
+    if (!isGatewayId(peer) || sourceCluster === undefined) {
+      throw new InterlockError('IL_ERR_AUTHN_NOT_A_GATEWAY', `${peer.id} is not the gateway of a peer cluster`, { field: 'peerCertificate' });
+    }
+    return { peer, sourceCluster };
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const socket = req.socket as TLSSocket;
+    const method = req.method ?? 'GET';
+    const path = (req.url ?? '/').split('?')[0]!;
+    let record: Record<string, unknown> = { method, path, host: req.headers.host ?? '' };
+    try {
+      const { peer, sourceCluster } = authenticatePeer(socket);
+      record = { ...record, peer: peer.id, sourceCluster };
+      const target = parseTarget(req.headers.host);
+      if (target.cluster !== config.cluster) {
+        throw new InterlockError('IL_ERR_ROUTE_UNKNOWN_CLUSTER', `this is the gateway of ${config.cluster}, not ${target.cluster}`, { field: 'host' });
+      }
+      const principal = await verifyIdentityAssertion(req.headers[IDENTITY_HEADER] as string | undefined, {
+        peerKey: socket.getPeerX509Certificate()!.publicKey,
+        peer,
+        ownCluster: config.cluster,
+        method,
+        target: `${target.authority}${req.url ?? '/'}`,
+        maxAgeMs: config.limits.assertionMaxAgeMs,
+        clock,
+      });
+      record = { ...record, principal: principal.id, resource: `${config.cluster}/${target.service}` };
+      const decision = pdp.decide({
+        principal: {
+          id: principal.id,
+          trustDomain: principal.trustDomain,
+          cluster: sourceCluster,
+          ...(principal.namespace ? { namespace: principal.namespace } : {}),
+          ...(principal.serviceAccount ? { serviceAccount: principal.serviceAccount } : {}),
+        },
+        resource: { cluster: config.cluster, service: target.service },
+        context: { method, path, sourceCluster },
+      });
+      const written = audit.append({
+        type: 'policy.decision',
+        actor: peer.id,
+        data: { ...record, decision: decision.allowed ? 'allow' : 'deny', policyIds: decision.policyIds, reason: decision.reason },
+      });
+      const ref = { [AUDIT_REF_HEADER]: `${config.cluster}:${written.seq}` };
+      if (!decision.allowed) {
+        const message = `${principal.id} may not ${method} ${config.cluster}/${target.service}: ${decision.reason}`;
+        sendError(res, new InterlockError(decision.errorCode ?? 'IL_ERR_POLICY_DENIED', message, { field: 'policy' }), ref);
+        return;
+      }
+      const upstream = upstreams.get(target.service);
+      if (!upstream) {
+        sendError(res, new InterlockError('IL_ERR_ROUTE_UNKNOWN_SERVICE', `${config.cluster} exports no service ${target.service}`, { field: 'host' }), ref);
+        return;
+      }
+      res.setHeader(AUDIT_REF_HEADER, ref[AUDIT_REF_HEADER]);
+      await forwardRequest(req, res, {
+        protocol: upstream.url.protocol as 'http:' | 'https:',
+        host: upstream.url.hostname,
+        port: Number(upstream.url.port || (upstream.url.protocol === 'https:' ? 443 : 80)),
+        agent: upstream.agent,
+        headers: { host: upstream.url.host, [CALLER_HEADER]: principal.id, [SOURCE_CLUSTER_HEADER]: sourceCluster },
+        timeoutMs: config.limits.requestTimeoutMs,
+        unavailableCode: 'IL_ERR_UPSTREAM_UNAVAILABLE',
+        ...(upstream.tls ? { extraTlsOptions: upstream.tls } : {}),
+      });
+    } catch (error) {
+      const failure = toInterlockError(error);
+      // Authentication failures are decisions too: who was turned away, and why.
+      const written = audit.append({ type: 'policy.decision', actor: String(record.peer ?? 'unauthenticated'), data: { ...record, decision: 'deny', policyIds: [], reason: failure.code } });
+      if (failure.code === 'IL_ERR_INTERNAL') log.error({ err: failure.message }, 'inbound request failed');
+      req.resume();
+      sendError(res, failure, { [AUDIT_REF_HEADER]: `${config.cluster}:${written.seq}` });
+    }
+  };
+
+  const server = https.createServer(
+    {
+      ...mutualTlsServerOptions(identity),
+      keepAliveTimeout: config.limits.keepAliveTimeoutMs,
+      requestTimeout: config.limits.requestTimeoutMs,
+    },
+    (req, res) => void handle(req, res),
+  );
+  guardMutualTls(server, (reason, socket) => {
+    audit.append({ type: 'connection.rejected', actor: 'unauthenticated', data: { listener: 'inbound', remoteAddress: socket.remoteAddress ?? '', reason } });
+  });
+  return server;
+}

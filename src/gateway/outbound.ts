@@ -1,0 +1,108 @@
+import https from 'node:https';
+import { createPrivateKey, type KeyObject } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import { InterlockError, toInterlockError } from '../errors.ts';
+import type { Clock } from '../clock.ts';
+import { gatewaySpiffeId, isGatewayId } from '../identity/spiffe-id.ts';
+import type { AuditLog } from '../audit/chain-file.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import { splitHostPort, type GatewayConfig } from './config.ts';
+import { IDENTITY_HEADER, signIdentityAssertion } from './identity-assertion.ts';
+import { parseTarget } from './routing.ts';
+import { forwardRequest } from './forward.ts';
+import { sendError } from './http-util.ts';
+import { expectServerId, guardMutualTls, mutualTlsServerOptions, peerSpiffeId, tlsOptions, type TlsIdentity } from './tls-identity.ts';
+
+export interface OutboundDeps {
+  readonly config: GatewayConfig;
+  readonly identity: TlsIdentity;
+  readonly audit: AuditLog;
+  readonly clock: Clock;
+  readonly log: Logger;
+}
+
+interface PeerRoute {
+  readonly host: string;
+  readonly port: number;
+  /** One keep-alive pool per peer gateway; TLS sessions are resumed from it. */
+  readonly agent: https.Agent;
+}
+
+function buildPeerRoutes(config: GatewayConfig, identity: TlsIdentity): Map<string, PeerRoute> {
+  const routes = new Map<string, PeerRoute>();
+  for (const [cluster, peer] of Object.entries(config.peers)) {
+    const { host, port } = splitHostPort(peer.address);
+    const agent = new https.Agent({
+      keepAlive: true,
+      ...tlsOptions(identity),
+      // The remote side must be that cluster's gateway, proven by its SVID.
+      checkServerIdentity: expectServerId(gatewaySpiffeId(peer.trustDomain)),
+    });
+    routes.set(cluster, { host, port, agent });
+  }
+  return routes;
+}
+
+export function createOutboundServer(deps: OutboundDeps): https.Server & { closeAgents(): void } {
+  const { config, identity, audit, clock, log } = deps;
+  const routes = buildPeerRoutes(config, identity);
+  const signingKey: KeyObject = createPrivateKey(identity.keyPem);
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const socket = req.socket as TLSSocket;
+    try {
+      const caller = peerSpiffeId(socket);
+      if (caller.trustDomain !== config.trustDomain || isGatewayId(caller)) {
+        throw new InterlockError('IL_ERR_AUTHN_NOT_LOCAL', `${caller.id} is not a workload of ${config.trustDomain}`, { field: 'peerCertificate' });
+      }
+      const target = parseTarget(req.headers.host);
+      const route = routes.get(target.cluster);
+      if (!route) {
+        const known = [...routes.keys()];
+        throw new InterlockError('IL_ERR_ROUTE_UNKNOWN_CLUSTER', `no peer cluster ${target.cluster}`, {
+          field: 'host',
+          ...(known.length ? { hint: `peers: ${known.join(', ')}` } : {}),
+        });
+      }
+      const assertion = await signIdentityAssertion(
+        signingKey,
+        { issuer: identity.spiffeId.id, subject: caller.id, audience: target.cluster, method: req.method ?? 'GET', target: `${target.authority}${req.url ?? '/'}` },
+        clock,
+        Math.floor(config.limits.assertionMaxAgeMs / 1000),
+      );
+      await forwardRequest(req, res, {
+        protocol: 'https:',
+        host: route.host,
+        port: route.port,
+        agent: route.agent,
+        headers: { host: target.authority, [IDENTITY_HEADER]: assertion },
+        timeoutMs: config.limits.requestTimeoutMs,
+        unavailableCode: 'IL_ERR_PEER_UNAVAILABLE',
+        trustAnswerHeaders: true,
+      });
+    } catch (error) {
+      const failure = toInterlockError(error);
+      if (failure.code === 'IL_ERR_INTERNAL') log.error({ err: failure.message }, 'outbound request failed');
+      req.resume();
+      sendError(res, failure);
+    }
+  };
+
+  const server = https.createServer(
+    {
+      ...mutualTlsServerOptions(identity),
+      keepAliveTimeout: config.limits.keepAliveTimeoutMs,
+      requestTimeout: config.limits.requestTimeoutMs,
+    },
+    (req, res) => void handle(req, res),
+  );
+  guardMutualTls(server, (reason, socket) => {
+    audit.append({ type: 'connection.rejected', actor: 'unauthenticated', data: { listener: 'outbound', remoteAddress: socket.remoteAddress ?? '', reason } });
+  });
+  return Object.assign(server, {
+    closeAgents: () => {
+      for (const route of routes.values()) route.agent.destroy();
+    },
+  });
+}

@@ -1,0 +1,53 @@
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { CALLER_HEADER, SOURCE_CLUSTER_HEADER } from '../gateway/inbound.ts';
+import { peerSpiffeId, tlsOptions, type TlsIdentity } from '../gateway/tls-identity.ts';
+
+export interface SampleService {
+  readonly name: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * A service as a cluster would run it: mTLS with its own SVID, accepting
+ * connections only from its cluster's gateway. It answers with what it saw,
+ * so the demo can show the caller identity that crossed the boundary.
+ */
+export function startSampleService(options: { name: string; cluster: string; identity: TlsIdentity; gatewayId: string }): Promise<SampleService> {
+  const server = https.createServer({ ...tlsOptions(options.identity), requestCert: true, rejectUnauthorized: true }, (req, res) => {
+    const peer = peerSpiffeId(req.socket as TLSSocket);
+    if (peer.id !== options.gatewayId) {
+      res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'only the local gateway may call' }));
+      return;
+    }
+    let bytes = 0;
+    req.on('data', (chunk: Buffer) => (bytes += chunk.length));
+    req.on('end', () => {
+      const body = JSON.stringify({
+        service: options.name,
+        cluster: options.cluster,
+        caller: req.headers[CALLER_HEADER] ?? null,
+        sourceCluster: req.headers[SOURCE_CLUSTER_HEADER] ?? null,
+        method: req.method,
+        path: req.url,
+        bytesReceived: bytes,
+      });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
+    });
+  });
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () => {
+      resolve({
+        name: options.name,
+        port: (server.address() as AddressInfo).port,
+        close: () =>
+          new Promise((done) => {
+            server.close(() => done());
+            server.closeAllConnections();
+          }),
+      });
+    });
+  });
+}
