@@ -40,7 +40,8 @@ function fieldPath(path: readonly PropertyKey[]): string {
 }
 
 function configError(error: z.ZodError, schema: z.ZodType, source: string): InterlockError {
-  const issue = error.issues[0]!;
+  // A typo'd key usually also leaves a required key missing; the typo is the root cause, so report it first.
+  const issue = error.issues.find((i) => i.code === 'unrecognized_keys') ?? error.issues[0]!;
   if (issue.code === 'unrecognized_keys') {
     const key = issue.keys[0]!;
     const known = knownKeysAt(schema, issue.path);

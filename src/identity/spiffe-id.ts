@@ -37,12 +37,17 @@ function invalid(value: string, why: string, field: string): InterlockError {
 
 /** Checks a trust domain name; returns it unchanged or throws IL_ERR_SPIFFE_ID_INVALID. */
 export function parseTrustDomain(value: string, field = 'trustDomain'): string {
-  if (value.length === 0) throw invalid(value, 'trust domain is empty', field);
-  if (value.length > MAX_TRUST_DOMAIN_LENGTH) throw invalid(value, `trust domain is longer than ${MAX_TRUST_DOMAIN_LENGTH} characters`, field);
-  if (!TRUST_DOMAIN_CHARS.test(value)) {
-    throw invalid(value, 'trust domain characters are limited to lowercase letters, digits, dots, dashes and underscores', field);
+  return checkTrustDomain(value, value, field);
+}
+
+/** `whole` is what the user typed, so the message quotes all of it. */
+function checkTrustDomain(trustDomain: string, whole: string, field: string): string {
+  if (trustDomain.length === 0) throw invalid(whole, 'trust domain is empty', field);
+  if (trustDomain.length > MAX_TRUST_DOMAIN_LENGTH) throw invalid(whole, `trust domain is longer than ${MAX_TRUST_DOMAIN_LENGTH} characters`, field);
+  if (!TRUST_DOMAIN_CHARS.test(trustDomain)) {
+    throw invalid(whole, 'trust domain characters are limited to lowercase letters, digits, dots, dashes and underscores', field);
   }
-  return value;
+  return trustDomain;
 }
 
 /** Parses a SPIFFE ID or throws IL_ERR_SPIFFE_ID_INVALID naming what is wrong. */
@@ -58,7 +63,7 @@ export function parseSpiffeId(value: string, field = 'spiffeId'): SpiffeId {
   if (trustDomain.length === 0) throw invalid(value, 'trust domain is missing', field);
   if (trustDomain.includes('@')) throw invalid(value, 'userinfo is not allowed in the trust domain', field);
   if (trustDomain.includes(':')) throw invalid(value, 'a port is not allowed in the trust domain', field);
-  parseTrustDomain(trustDomain, field);
+  checkTrustDomain(trustDomain, value, field);
   if (path !== '') checkPath(value, path, field);
   return withKubernetesParts({ id: value, trustDomain, path });
 }

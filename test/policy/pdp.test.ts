@@ -124,6 +124,14 @@ describe('PolicyDecisionPoint', () => {
     assert.deepEqual(decision.policyIds, ['typed']);
   });
 
+  it('blocks only the calls a broken policy applies to', () => {
+    const text = `${PERMIT_READS}
+      @id("broken") forbid (principal, action, resource == Interlock::Service::"west/payroll") when { context.nosuch };`;
+    const pdp = pdpFor(text);
+    assert.equal(pdp.decide(request()).allowed, true);
+    assert.equal(pdp.decide(request({ service: 'payroll' })).errorCode, 'IL_ERR_POLICY_EVALUATION_FAILED');
+  });
+
   it('omits absent namespace: reading it fails closed, `has` tells the cases apart', () => {
     const reads = pdpFor('@id("ns") permit (principal, action, resource) when { principal.namespace != "kube-system" };');
     const noNamespace = reads.decide(request({ namespace: undefined }));

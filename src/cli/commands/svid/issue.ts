@@ -2,7 +2,8 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { systemClock } from '../../../clock.ts';
 import { CertificateAuthority } from '../../../pki/authority.ts';
-import { parseDuration } from '../../../pki/certificates.ts';
+import { checkSvidTtl, parseDuration } from '../../../pki/certificates.ts';
+import { parseWorkloadSpiffeId } from '../../../identity/spiffe-id.ts';
 import { writeSvidFiles } from '../../../pki/svid-files.ts';
 import { action } from '../../run.ts';
 import { secretFrom, stateDir, withSecret, withStateDir } from '../../options.ts';
@@ -16,7 +17,9 @@ export function registerSvidIssue(svid: Command): void {
     .option('--ttl <duration>', 'lifetime, 5m to 24h', '1h')
     .action(
       action(async (options: { dir?: string; cluster: string; id: string; out: string; ttl: string; passphraseFile?: string; keyFile?: string }) => {
-        const ttlMs = parseDuration(options.ttl, '--ttl');
+        // Checked before the CA key is opened: bad input should cost nothing.
+        parseWorkloadSpiffeId(options.id, '--id');
+        const ttlMs = checkSvidTtl(parseDuration(options.ttl, '--ttl'), '--ttl');
         const ca = await CertificateAuthority.open(stateDir(options), secretFrom(options), systemClock);
         const issued = await ca.issueSvid(options.cluster, options.id, { ttlMs });
         const files = writeSvidFiles(resolve(options.out), issued, ca.root.cert);

@@ -1,0 +1,190 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import https from 'node:https';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fixedClock } from '../../src/clock.ts';
+import { gatewaySpiffeId } from '../../src/identity/spiffe-id.ts';
+import { issueX509Svid } from '../../src/pki/certificates.ts';
+import { certificatesToPem, exportPrivateKeyPem, generateKeyPair } from '../../src/pki/x509.ts';
+import { verifyAuditLog } from '../../src/audit/verify.ts';
+import { IDENTITY_HEADER, signIdentityAssertion } from '../../src/gateway/identity-assertion.ts';
+import { startLab, type LabWorld } from '../../src/lab/world.ts';
+import { callThroughGateway, createWorkloadAgent } from '../../src/lab/workload-client.ts';
+import { foreignCredentials, tryHandshake } from '../../src/lab/attackers.ts';
+import { createPrivateKey } from 'node:crypto';
+import { tempDir } from '../helpers/pki.ts';
+
+// A policy that also permits POST, so a large streamed body can be shown to flow through.
+const POLICY = `
+@id("frontend-uses-billing")
+permit (
+  principal == Interlock::Workload::"spiffe://east.acme.internal/ns/shop/sa/frontend",
+  action == Interlock::Action::"call",
+  resource == Interlock::Service::"west/billing"
+) when { context.method == "GET" || context.method == "POST" };
+
+@id("no-deletes-ever")
+forbid (principal, action, resource) when { context.method == "DELETE" };
+`;
+
+const billing = { host: 'billing.west.interlock' };
+
+describe('a real gateway pair on loopback', () => {
+  let world: LabWorld;
+  const agents: https.Agent[] = [];
+  const agentFor = (cluster: string, workload: string) => {
+    const c = world.clusters.get(cluster)!;
+    const agent = createWorkloadAgent(c.identities.get(workload)!, gatewaySpiffeId(c.trustDomain));
+    agents.push(agent);
+    return agent;
+  };
+  const eastOut = () => world.clusters.get('east')!.gateway.outbound;
+  const westIn = () => world.clusters.get('west')!.gateway.inbound;
+  const bundle = () => world.clusters.get('east')!.identities.get('frontend')!.bundlePem;
+  const westAudit = () => readFileSync(world.clusters.get('west')!.gateway.auditPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+
+  before(async () => {
+    const dir = tempDir('interlock-pair-');
+    const policyFile = join(dir, 'test-policy.cedar');
+    writeFileSync(policyFile, POLICY);
+    world = await startLab({ dir: join(dir, 'lab'), policyFile });
+  });
+
+  after(async () => {
+    for (const agent of agents) agent.destroy();
+    await world?.close();
+  });
+
+  test('an allowed call reaches the service, which sees the original workload identity', async () => {
+    const result = await callThroughGateway(agentFor('east', 'frontend'), eastOut(), { ...billing, method: 'GET', path: '/invoices/1' });
+    assert.equal(result.status, 200, result.body);
+    const body = JSON.parse(result.body);
+    assert.equal(body.caller, 'spiffe://east.acme.internal/ns/shop/sa/frontend');
+    assert.equal(body.sourceCluster, 'east');
+    assert.match(result.auditRef ?? '', /^west:\d+$/);
+  });
+
+  test('keep-alive: a second call from the same workload reuses its connection', async () => {
+    const agent = agentFor('east', 'frontend');
+    await callThroughGateway(agent, eastOut(), { ...billing, method: 'GET', path: '/a' });
+    const second = await callThroughGateway(agent, eastOut(), { ...billing, method: 'GET', path: '/b' });
+    assert.equal(second.status, 200);
+    assert.equal(second.reusedConnection, true);
+  });
+
+  test('a 4 MiB body streams through both gateways intact', async () => {
+    const chunk = 'x'.repeat(64 * 1024);
+    const chunks = Array.from({ length: 64 }, () => chunk);
+    const result = await callThroughGateway(agentFor('east', 'frontend'), eastOut(), { ...billing, method: 'POST', path: '/upload', bodyChunks: chunks });
+    assert.equal(result.status, 200, result.body);
+    assert.equal(JSON.parse(result.body).bytesReceived, 4 * 1024 * 1024);
+  });
+
+  test('a workload without a policy is denied with IL_ERR_POLICY_DENIED, and the deny is audited', async () => {
+    const result = await callThroughGateway(agentFor('east', 'reporting'), eastOut(), { ...billing, method: 'GET', path: '/invoices/1' });
+    assert.equal(result.status, 403);
+    assert.equal(result.errorCode, 'IL_ERR_POLICY_DENIED');
+    const seq = Number(result.auditRef!.split(':')[1]);
+    const record = westAudit().find((r) => r.seq === seq);
+    assert.equal(record.type, 'policy.decision');
+    assert.equal(record.data.decision, 'deny');
+    assert.equal(record.data.principal, 'spiffe://east.acme.internal/ns/analytics/sa/reporting');
+    assert.equal(record.data.resource, 'west/billing');
+  });
+
+  test('a forbid policy wins over a permit, and the audit names it', async () => {
+    const result = await callThroughGateway(agentFor('east', 'frontend'), eastOut(), { ...billing, method: 'DELETE', path: '/invoices/1' });
+    assert.equal(result.status, 403);
+    const record = westAudit().find((r) => r.seq === Number(result.auditRef!.split(':')[1]));
+    assert.deepEqual(record.data.policyIds, ['no-deletes-ever']);
+  });
+
+  test('an identity header set by the workload is dropped; the gateway vouches for the real caller', async () => {
+    const result = await callThroughGateway(agentFor('east', 'reporting'), eastOut(), {
+      ...billing,
+      method: 'GET',
+      path: '/x',
+      headers: { [IDENTITY_HEADER]: 'eyJhbGciOiJub25lIn0.e30.', 'interlock-caller': 'spiffe://east.acme.internal/ns/shop/sa/frontend' },
+    });
+    assert.equal(result.status, 403);
+  });
+
+  test('a workload calling the remote inbound listener directly is refused: only gateways may', async () => {
+    const east = world.clusters.get('east')!;
+    const agent = new https.Agent({ cert: east.identities.get('frontend')!.certPem, key: east.identities.get('frontend')!.keyPem, ca: bundle(), checkServerIdentity: () => undefined });
+    agents.push(agent);
+    const result = await callThroughGateway(agent, westIn(), { ...billing, method: 'GET', path: '/x' });
+    assert.equal(result.status, 403);
+    assert.equal(result.errorCode, 'IL_ERR_AUTHN_NOT_A_GATEWAY');
+  });
+
+  test('a workload of another cluster cannot use this cluster\'s outbound listener', async () => {
+    const west = world.clusters.get('west')!;
+    const agent = new https.Agent({ cert: west.identities.get('billing')!.certPem, key: west.identities.get('billing')!.keyPem, ca: bundle(), checkServerIdentity: () => undefined });
+    agents.push(agent);
+    const result = await callThroughGateway(agent, eastOut(), { ...billing, method: 'GET', path: '/x' });
+    assert.equal(result.errorCode, 'IL_ERR_AUTHN_NOT_LOCAL');
+  });
+
+  test('a peer gateway must carry a signed assertion bound to this very request', async () => {
+    const east = world.clusters.get('east')!;
+    const gatewayCert = readFileSync(join(world.dir, 'clusters/east/gateway/svid.pem'), 'utf8');
+    const gatewayKey = readFileSync(join(world.dir, 'clusters/east/gateway/svid.key'), 'utf8');
+    const agent = new https.Agent({ cert: gatewayCert, key: gatewayKey, ca: bundle(), checkServerIdentity: () => undefined });
+    agents.push(agent);
+    const missing = await callThroughGateway(agent, westIn(), { ...billing, method: 'GET', path: '/x' });
+    assert.equal(missing.errorCode, 'IL_ERR_IDENTITY_ASSERTION_INVALID');
+    const claims = { issuer: east.gateway.spiffeId, subject: 'spiffe://east.acme.internal/ns/shop/sa/frontend', audience: 'west', method: 'GET', target: 'billing.west.interlock/other' };
+    const token = await signIdentityAssertion(createPrivateKey(gatewayKey), claims, fixedClock(new Date()));
+    const replayedElsewhere = await callThroughGateway(agent, westIn(), { ...billing, method: 'GET', path: '/x', headers: { [IDENTITY_HEADER]: token } });
+    assert.equal(replayedElsewhere.errorCode, 'IL_ERR_IDENTITY_ASSERTION_INVALID');
+    const valid = await signIdentityAssertion(createPrivateKey(gatewayKey), { ...claims, target: 'billing.west.interlock/x' }, fixedClock(new Date()));
+    const ok = await callThroughGateway(agent, westIn(), { ...billing, method: 'GET', path: '/x', headers: { [IDENTITY_HEADER]: valid } });
+    assert.equal(ok.status, 200, ok.body);
+    const crossDomain = await signIdentityAssertion(createPrivateKey(gatewayKey), { ...claims, subject: 'spiffe://west.acme.internal/ns/billing/sa/billing', target: 'billing.west.interlock/x' }, fixedClock(new Date()));
+    const vouchingForOthers = await callThroughGateway(agent, westIn(), { ...billing, method: 'GET', path: '/x', headers: { [IDENTITY_HEADER]: crossDomain } });
+    assert.equal(vouchingForOthers.errorCode, 'IL_ERR_IDENTITY_ASSERTION_INVALID');
+  });
+
+  test('a TLS 1.2 client is refused by both listeners', async () => {
+    const frontend = world.clusters.get('east')!.identities.get('frontend')!;
+    for (const listener of [eastOut(), westIn()]) {
+      const outcome = await tryHandshake({ ...listener, credentials: frontend, bundlePem: bundle(), maxVersion: 'TLSv1.2' });
+      assert.equal(outcome.connected, false, `${listener.port} accepted TLS 1.2`);
+    }
+  });
+
+  test('a certificate from a foreign CA is refused at the handshake and the refusal is audited', async () => {
+    const outcome = await tryHandshake({ ...westIn(), credentials: await foreignCredentials(), bundlePem: bundle() });
+    assert.equal(outcome.connected, false);
+    await new Promise((r) => setTimeout(r, 100));
+    const last = westAudit().filter((r) => r.type === 'connection.rejected').at(-1);
+    assert.equal(last.data.reason, 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY');
+  });
+
+  test('an expired SVID is refused at the handshake', async () => {
+    const ca = await world.ca.loadClusterCa('east');
+    const keys = await generateKeyPair();
+    const twoHoursAgo = new Date(Date.now() - 2 * 3_600_000);
+    const cert = await issueX509Svid(ca, { spiffeId: 'spiffe://east.acme.internal/ns/shop/sa/frontend', publicKey: keys.publicKey, ttlMs: 5 * 60_000, clock: fixedClock(twoHoursAgo) });
+    const credentials = { certPem: certificatesToPem([cert, ca.cert]), keyPem: await exportPrivateKeyPem(keys.privateKey) };
+    const outcome = await tryHandshake({ ...eastOut(), credentials, bundlePem: bundle() });
+    assert.equal(outcome.connected, false);
+    await new Promise((r) => setTimeout(r, 100));
+    const eastAudit = readFileSync(world.clusters.get('east')!.gateway.auditPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(eastAudit.filter((r) => r.type === 'connection.rejected').at(-1).data.reason, 'CERT_HAS_EXPIRED');
+  });
+
+  test('a client with no certificate at all is refused', async () => {
+    const outcome = await tryHandshake({ ...westIn(), bundlePem: bundle() });
+    assert.equal(outcome.connected, false);
+  });
+
+  test("every gateway's audit chain verifies after all of the above", () => {
+    for (const cluster of world.clusters.values()) {
+      const result = verifyAuditLog(cluster.gateway.auditPath);
+      assert.equal(result.ok, true, JSON.stringify(result));
+    }
+  });
+});
