@@ -23,7 +23,7 @@ test('a sealed key altered by one byte, or moved to another purpose, does not op
   const secret = passphrase('correct horse battery');
   const sealed = JSON.parse(sealPrivateKey(pem, secret, 'cluster:east')) as { ciphertext: string };
   const bytes = Buffer.from(sealed.ciphertext, 'base64');
-  bytes[10] ^= 1;
+  bytes[10] = bytes[10]! ^ 1;
   const altered = JSON.stringify({ ...sealed, ciphertext: bytes.toString('base64') });
   assert.throws(() => unsealPrivateKey(altered, secret, 'cluster:east', 'f'), /wrong passphrase or key file, or the file was altered/);
   assert.throws(() => unsealPrivateKey(JSON.stringify({ ...sealed, purpose: 'cluster:west' }), secret, 'cluster:west', 'f'), (e: unknown) => e instanceof InterlockError && e.code === 'IL_ERR_KEY_DECRYPT_FAILED');
