@@ -185,7 +185,7 @@ export async function startLab(options: { dir: string; organization?: string; do
         audit: { file: auditPath },
       };
       writeFileAtomic(configPath, toYaml(config), 0o644);
-      const child = spawn(process.execPath, [CLI, 'gateway', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [CLI, 'gateway', '--config', configPath, '--stop-with-stdin'], { stdio: ['pipe', 'pipe', 'pipe'] });
       const ready = await waitForReady(child, join(p.base, 'gateway', 'gateway.log'));
       clusters.set(p.plan.name, {
         name: p.plan.name,

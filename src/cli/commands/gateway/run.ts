@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { loadGatewayConfig } from '../../../gateway/config.ts';
 import { startGateway } from '../../../gateway/gateway.ts';
 import { createLogger } from '../../../telemetry/logger.ts';
@@ -9,8 +9,9 @@ export function registerGateway(program: Command): void {
     .command('gateway')
     .description("run one cluster's gateway: the inbound and outbound mTLS listeners (TLS 1.3) and the policy check")
     .requiredOption('--config <file>', 'gateway configuration (YAML or JSON), see docs/gateway.md')
+    .addOption(new Option('--stop-with-stdin', 'stop when standard input closes (used by the lab so no gateway outlives it)').hideHelp())
     .action(
-      action(async (options: { config: string }) => {
+      action(async (options: { config: string; stopWithStdin?: boolean }) => {
         const config = loadGatewayConfig(options.config);
         const log = createLogger({ name: `gateway-${config.cluster}` });
         const gateway = await startGateway(config, { log });
@@ -21,6 +22,10 @@ export function registerGateway(program: Command): void {
           };
           process.once('SIGTERM', () => stop('SIGTERM'));
           process.once('SIGINT', () => stop('SIGINT'));
+          if (options.stopWithStdin) {
+            process.stdin.resume();
+            process.stdin.once('close', () => stop('parent gone'));
+          }
         });
       }),
     );
