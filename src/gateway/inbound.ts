@@ -13,7 +13,8 @@ import { IDENTITY_HEADER, verifyIdentityAssertion } from './identity-assertion.t
 import { parseTarget } from './routing.ts';
 import { forwardRequest } from './forward.ts';
 import { sendError } from './http-util.ts';
-import { expectServerId, guardMutualTls, mutualTlsServerOptions, peerSpiffeId, tlsOptions, type TlsIdentity } from './tls-identity.ts';
+import { expectServerId, peerSpiffeId, tlsOptions, type TlsIdentity } from './tls-identity.ts';
+import { createMutualTlsListener } from './listener.ts';
 
 /** Headers the inbound gateway sets for the local service, over its own mTLS hop. */
 export const CALLER_HEADER = 'interlock-caller';
@@ -141,16 +142,6 @@ export function createInboundServer(deps: InboundDeps): https.Server {
     }
   };
 
-  const server = https.createServer(
-    {
-      ...mutualTlsServerOptions(identity),
-      keepAliveTimeout: config.limits.keepAliveTimeoutMs,
-      requestTimeout: config.limits.requestTimeoutMs,
-    },
-    (req, res) => void handle(req, res),
-  );
-  guardMutualTls(server, (reason, socket) => {
-    audit.append({ type: 'connection.rejected', actor: 'unauthenticated', data: { listener: 'inbound', remoteAddress: socket.remoteAddress ?? '', reason } });
-  });
+  const server = createMutualTlsListener({ name: 'inbound', identity, limits: config.limits, audit, handle });
   return server;
 }

@@ -12,7 +12,8 @@ import { IDENTITY_HEADER, signIdentityAssertion } from './identity-assertion.ts'
 import { parseTarget } from './routing.ts';
 import { forwardRequest } from './forward.ts';
 import { sendError } from './http-util.ts';
-import { expectServerId, guardMutualTls, mutualTlsServerOptions, peerSpiffeId, tlsOptions, type TlsIdentity } from './tls-identity.ts';
+import { expectServerId, peerSpiffeId, tlsOptions, type TlsIdentity } from './tls-identity.ts';
+import { createMutualTlsListener } from './listener.ts';
 
 export interface OutboundDeps {
   readonly config: GatewayConfig;
@@ -89,17 +90,7 @@ export function createOutboundServer(deps: OutboundDeps): https.Server & { close
     }
   };
 
-  const server = https.createServer(
-    {
-      ...mutualTlsServerOptions(identity),
-      keepAliveTimeout: config.limits.keepAliveTimeoutMs,
-      requestTimeout: config.limits.requestTimeoutMs,
-    },
-    (req, res) => void handle(req, res),
-  );
-  guardMutualTls(server, (reason, socket) => {
-    audit.append({ type: 'connection.rejected', actor: 'unauthenticated', data: { listener: 'outbound', remoteAddress: socket.remoteAddress ?? '', reason } });
-  });
+  const server = createMutualTlsListener({ name: 'outbound', identity, limits: config.limits, audit, handle });
   return Object.assign(server, {
     closeAgents: () => {
       for (const route of routes.values()) route.agent.destroy();

@@ -161,7 +161,10 @@ export async function startLab(options: { dir: string; organization?: string; do
     clusters,
     policyFile,
     close: async () => {
-      for (const cluster of clusters.values()) cluster.gateway.process.kill('SIGTERM');
+      for (const cluster of clusters.values()) {
+        cluster.gateway.process.stdin?.end();
+        cluster.gateway.process.kill('SIGTERM');
+      }
       await Promise.all([...clusters.values()].map((c) => (c.gateway.process.exitCode === null ? new Promise((r) => c.gateway.process.once('exit', r)) : undefined)));
       await Promise.all(planned.map((p) => p.service.close()));
     },

@@ -16,8 +16,13 @@ export function registerGateway(program: Command): void {
         const log = createLogger({ name: `gateway-${config.cluster}` });
         const gateway = await startGateway(config, { log });
         await new Promise<void>((resolve) => {
-          const stop = (signal: string) => {
-            log.info({ event: 'gateway.stopping', signal }, 'gateway stopping');
+          let stopping = false;
+          const stop = (reason: string) => {
+            if (stopping) return;
+            stopping = true;
+            log.info({ event: 'gateway.stopping', reason }, 'gateway stopping');
+            // stdin is watched only to notice the lab going away; it must not keep the process alive.
+            process.stdin.destroy();
             void gateway.close().then(resolve);
           };
           process.once('SIGTERM', () => stop('SIGTERM'));
