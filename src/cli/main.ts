@@ -13,8 +13,11 @@ export function buildProgram(): Command {
   const program = new Command('interlock')
     .description('Interlock: mTLS 1.3 with SPIFFE identities, Cedar policy and a tamper-evident audit chain between Kubernetes clusters')
     .version('0.1.0')
-    .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
+    .exitOverride()
+    // Usage errors follow the same one-line format as every other error.
+    .configureOutput({
+      outputError: (message, write) => write(`interlock: error IL_ERR_USAGE: ${message.replace(/^error: /, '').trim()} (hint: add --help for usage)\n`),
+    });
 
   const ca = program.command('ca').description('the certificate authority: root and per-cluster intermediates');
   registerCaInit(ca);

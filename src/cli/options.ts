@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { resolveKeySecret, type KeySecret } from '../pki/key-protection.ts';
+import { CertificateAuthority } from '../pki/authority.ts';
+import { systemClock } from '../clock.ts';
 
 /** Where the CA and its files live, unless --dir says otherwise. */
 export const DEFAULT_STATE_DIR = '.interlock';
@@ -26,4 +28,15 @@ export function secretFrom(options: { passphraseFile?: string; keyFile?: string 
     ...(options.keyFile ? { keyFile: options.keyFile } : {}),
     env: process.env,
   });
+}
+
+export interface CaOptions {
+  dir?: string;
+  passphraseFile?: string;
+  keyFile?: string;
+}
+
+/** Opens the CA of the state folder; a missing CA is reported before a missing secret. */
+export function openCa(options: CaOptions): Promise<CertificateAuthority> {
+  return CertificateAuthority.open(stateDir(options), () => secretFrom(options), systemClock);
 }

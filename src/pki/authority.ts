@@ -122,11 +122,13 @@ export class CertificateAuthority {
     return ca;
   }
 
-  static async open(dir: string, secret: KeySecret, clock: Clock): Promise<CertificateAuthority> {
+  /** `secret` may be a function so that a missing CA is reported before a missing secret. */
+  static async open(dir: string, secret: KeySecret | (() => KeySecret), clock: Clock): Promise<CertificateAuthority> {
     const p = paths(dir);
     if (!CertificateAuthority.exists(dir)) {
-      throw new InterlockError('IL_ERR_CA_NOT_INITIALIZED', `no CA in ${p.ca}`, { field: '--dir', hint: 'run: interlock ca init' });
+      throw new InterlockError('IL_ERR_CA_NOT_INITIALIZED', `no CA in ${p.ca}`, { field: '--dir', hint: 'run: interlock ca init, or pass --dir' });
     }
+    if (typeof secret === 'function') secret = secret();
     const info = JSON.parse(readText(p.info, 'ca.json')) as CaInfo;
     const keyPem = unsealPrivateKey(readText(p.rootKey, p.rootKey), secret, 'root', p.rootKey);
     const root = { cert: new x509.X509Certificate(readText(p.rootCert, p.rootCert)), key: await importPrivateKeyPem(keyPem) };

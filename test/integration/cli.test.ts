@@ -87,6 +87,19 @@ test('a malformed policy file stops the gateway with IL_ERR_POLICY_INVALID and i
   assert.match(result.stderr, /policy\.cedar:2:\d+/);
 });
 
+test('a gateway whose key file cannot be read stops with IL_ERR_KEY_UNREADABLE', () => {
+  const dir = tempDir();
+  writeFileSync(
+    join(dir, 'gateway.yaml'),
+    ['cluster: east', 'trustDomain: east.acme.internal', 'identity: { cert: svid.pem, key: missing.key, bundle: bundle.pem }', 'inbound: { listen: "127.0.0.1:0" }', 'outbound: { listen: "127.0.0.1:0" }', 'policy: { file: p.cedar }', 'audit: { file: a.audit.jsonl }'].join('\n'),
+  );
+  assertBadInput(runCli(['gateway', '--config', join(dir, 'gateway.yaml')]), 'IL_ERR_KEY_UNREADABLE');
+});
+
+test('usage errors are one line with IL_ERR_USAGE', () => {
+  assertBadInput(runCli(['svid', 'issue', '--cluster', 'east']), 'IL_ERR_USAGE');
+});
+
 test('audit verify passes an intact chain and names the first altered record', () => {
   const dir = tempDir();
   initCa(dir);
@@ -101,8 +114,8 @@ test('audit verify passes an intact chain and names the first altered record', (
 });
 
 test('unknown commands and options are usage errors (exit 2)', () => {
-  assert.equal(runCli(['ca', 'frobnicate']).status, 2);
-  assert.equal(runCli(['svid', 'issue', '--bogus']).status, 2);
+  assertBadInput(runCli(['ca', 'frobnicate']), 'IL_ERR_USAGE');
+  assertBadInput(runCli(['svid', 'issue', '--bogus']), 'IL_ERR_USAGE');
   assert.equal(runCli(['--help']).status, 0);
 });
 

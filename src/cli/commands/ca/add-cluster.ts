@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
-import { systemClock } from '../../../clock.ts';
-import { CertificateAuthority } from '../../../pki/authority.ts';
 import { action } from '../../run.ts';
-import { secretFrom, stateDir, withSecret, withStateDir } from '../../options.ts';
+import { openCa, withSecret, withStateDir } from '../../options.ts';
 
 export function registerCaAddCluster(ca: Command): void {
   withSecret(withStateDir(ca.command('add-cluster')))
@@ -11,7 +9,7 @@ export function registerCaAddCluster(ca: Command): void {
     .option('--trust-domain <domain>', 'SPIFFE trust domain (default <name>.<domain given at ca init>)')
     .action(
       action(async (name: string, options: { dir?: string; trustDomain?: string; passphraseFile?: string; keyFile?: string }) => {
-        const ca = await CertificateAuthority.open(stateDir(options), secretFrom(options), systemClock);
+        const ca = await openCa(options);
         const cluster = await ca.addCluster(name, options.trustDomain);
         process.stdout.write(
           `cluster ${cluster.name} added: trust domain ${cluster.trustDomain}, intermediate CA ${ca.clusterCertPath(cluster.name)}\n` +

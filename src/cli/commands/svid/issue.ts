@@ -1,12 +1,10 @@
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { systemClock } from '../../../clock.ts';
-import { CertificateAuthority } from '../../../pki/authority.ts';
 import { checkSvidTtl, parseDuration } from '../../../pki/certificates.ts';
 import { parseWorkloadSpiffeId } from '../../../identity/spiffe-id.ts';
 import { writeSvidFiles } from '../../../pki/svid-files.ts';
 import { action } from '../../run.ts';
-import { secretFrom, stateDir, withSecret, withStateDir } from '../../options.ts';
+import { openCa, withSecret, withStateDir } from '../../options.ts';
 
 export function registerSvidIssue(svid: Command): void {
   withSecret(withStateDir(svid.command('issue')))
@@ -20,7 +18,7 @@ export function registerSvidIssue(svid: Command): void {
         // Checked before the CA key is opened: bad input should cost nothing.
         parseWorkloadSpiffeId(options.id, '--id');
         const ttlMs = checkSvidTtl(parseDuration(options.ttl, '--ttl'), '--ttl');
-        const ca = await CertificateAuthority.open(stateDir(options), secretFrom(options), systemClock);
+        const ca = await openCa(options);
         const issued = await ca.issueSvid(options.cluster, options.id, { ttlMs });
         const files = writeSvidFiles(resolve(options.out), issued, ca.root.cert);
         process.stdout.write(
