@@ -59,6 +59,27 @@ export const ERRORS = {
   IL_ERR_AUDIT_LOG_UNREADABLE: { status: 500, title: 'An audit log could not be read or written' },
   IL_ERR_AUDIT_CHAIN_BROKEN: { status: 500, title: 'An audit record was altered, removed or reordered' },
 
+  IL_ERR_STORE_UNAVAILABLE: { status: 503, title: 'The store (SQLite file or PostgreSQL server) cannot be reached or opened' },
+  IL_ERR_STORE_MIGRATION_FAILED: { status: 500, title: 'A schema migration failed or the schema is newer than this program' },
+  IL_ERR_ENTRY_EXISTS: { status: 409, title: 'A registration entry for that SPIFFE ID already exists in the cluster' },
+  IL_ERR_ENTRY_UNKNOWN: { status: 404, title: 'No registration entry has that id' },
+  IL_ERR_ADMIN_EXISTS: { status: 409, title: 'An admin of that name already exists' },
+
+  IL_ERR_REQUEST_INVALID: { status: 400, title: 'An API request does not match its schema; the field is named' },
+  IL_ERR_NOT_FOUND: { status: 404, title: 'No such API route or object' },
+  IL_ERR_AUTHN_REQUIRED: { status: 401, title: 'The API call needs a client certificate or an admin token, and none valid was given' },
+  IL_ERR_ROLE_FORBIDDEN: { status: 403, title: "The admin's roles do not allow this action" },
+  IL_ERR_SEPARATION_OF_DUTIES: { status: 403, title: 'The same person may not both propose and approve a change' },
+  IL_ERR_POLICY_STATE_CONFLICT: { status: 409, title: 'The policy version is not in a state that allows this step' },
+
+  IL_ERR_ATTESTATION_TOKEN_UNKNOWN: { status: 401, title: 'The join token is not known (mistyped, or never issued)' },
+  IL_ERR_ATTESTATION_TOKEN_USED: { status: 401, title: 'The join token was already used; join tokens are single-use' },
+  IL_ERR_ATTESTATION_TOKEN_EXPIRED: { status: 401, title: 'The join token has expired' },
+  IL_ERR_ATTESTATION_K8S_INVALID: { status: 401, title: 'The Kubernetes service-account token failed verification (signature, issuer, audience or expiry)' },
+  IL_ERR_ATTESTATION_NO_ENTRY: { status: 403, title: 'No registration entry matches the attested workload' },
+  IL_ERR_CSR_INVALID: { status: 400, title: 'A certificate signing request is malformed, has a bad signature or an unsupported key' },
+  IL_ERR_SVID_REVOKED: { status: 401, title: 'The presented SVID has been revoked' },
+
   IL_ERR_LAB_FAILED: { status: 500, title: 'The lab could not start or a demo call had an unexpected outcome' },
 } as const satisfies Record<string, ErrorSpec>;
 
