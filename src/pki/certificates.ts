@@ -185,3 +185,40 @@ export async function issueX509Svid(issuer: ClusterCa, request: SvidRequest): Pr
     notAfter: new Date(notAfter),
   });
 }
+
+/**
+ * The control plane's own TLS certificate: signed by the root, carrying its
+ * SPIFFE ID (clients check it, as with any SPIFFE peer) plus DNS names and
+ * IP addresses so browsers and curl can reach the dashboard and API.
+ */
+export async function issueServerCertificate(
+  root: CaMaterial,
+  request: { spiffeId: string; dnsNames: readonly string[]; ipAddresses: readonly string[]; publicKey: CryptoKey; ttlMs: number; clock: Clock },
+): Promise<x509.X509Certificate> {
+  const now = request.clock.now().getTime();
+  return x509.X509CertificateGenerator.create({
+    serialNumber: randomSerialHex(),
+    subject: [{ O: ['Interlock control plane'] }],
+    issuer: root.cert.subjectName,
+    notBefore: new Date(now - BACKDATE_MS),
+    notAfter: new Date(Math.min(now + request.ttlMs, root.cert.notAfter.getTime())),
+    signingAlgorithm: EC_SIGNING_ALGORITHM,
+    publicKey: request.publicKey,
+    signingKey: root.key,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth], false),
+      new x509.SubjectAlternativeNameExtension(
+        [
+          { type: 'url', value: request.spiffeId },
+          ...request.dnsNames.map((value) => ({ type: 'dns' as const, value })),
+          ...request.ipAddresses.map((value) => ({ type: 'ip' as const, value })),
+        ],
+        false,
+      ),
+      await x509.SubjectKeyIdentifierExtension.create(request.publicKey),
+      await x509.AuthorityKeyIdentifierExtension.create(root.cert),
+    ],
+  });
+}
