@@ -25,14 +25,28 @@ const trustDomain = z.string().regex(/^[a-z0-9._-]{1,255}$/, 'must be a SPIFFE t
 export const gatewayConfigSchema = z.strictObject({
   cluster: clusterName,
   trustDomain,
-  identity: z.strictObject({
-    /** PEM: the gateway's SVID followed by its cluster intermediate. */
-    cert: z.string().min(1),
-    /** PEM PKCS#8 private key of the SVID. */
-    key: z.string().min(1),
-    /** PEM trust bundle (roots) that every peer must chain to. */
-    bundle: z.string().min(1),
-  }),
+  identity: z.union([
+    z.strictObject({
+      /** PEM: the gateway's SVID followed by its cluster intermediate. */
+      cert: z.string().min(1),
+      /** PEM PKCS#8 private key of the SVID. */
+      key: z.string().min(1),
+      /** PEM trust bundle (roots) that every peer must chain to. */
+      bundle: z.string().min(1),
+    }),
+    z.strictObject({
+      /** The control plane to attest to and renew from, e.g. https://interlock.example:8443. */
+      server: z.url({ protocol: /^https$/ }),
+      /** PEM roots to verify the control plane with (distributed out of band). */
+      bundle: z.string().min(1),
+      /** Expected SPIFFE ID of the control plane; default: host-name verification. */
+      serverId: z.string().startsWith('spiffe://').optional(),
+      /** A file holding a single-use join token, or… */
+      joinTokenFile: z.string().min(1).optional(),
+      /** …a projected Kubernetes service-account token file (audience "interlock"). */
+      k8sTokenFile: z.string().min(1).optional(),
+    }).refine((i) => Boolean(i.joinTokenFile) !== Boolean(i.k8sTokenFile), 'give exactly one of joinTokenFile or k8sTokenFile'),
+  ]),
   inbound: z.strictObject({ listen: hostPort }),
   outbound: z.strictObject({ listen: hostPort }),
   peers: z.record(clusterName, z.strictObject({ address: hostPort, trustDomain })).default({}),
@@ -71,11 +85,15 @@ export function loadGatewayConfig(path: string): GatewayConfig {
 function withResolvedPaths(config: GatewayConfig, path: string): GatewayConfig {
   return {
     ...config,
-    identity: {
-      cert: resolveFrom(path, config.identity.cert),
-      key: resolveFrom(path, config.identity.key),
-      bundle: resolveFrom(path, config.identity.bundle),
-    },
+    identity:
+      'cert' in config.identity
+        ? { cert: resolveFrom(path, config.identity.cert), key: resolveFrom(path, config.identity.key), bundle: resolveFrom(path, config.identity.bundle) }
+        : {
+            ...config.identity,
+            bundle: resolveFrom(path, config.identity.bundle),
+            ...(config.identity.joinTokenFile ? { joinTokenFile: resolveFrom(path, config.identity.joinTokenFile) } : {}),
+            ...(config.identity.k8sTokenFile ? { k8sTokenFile: resolveFrom(path, config.identity.k8sTokenFile) } : {}),
+          },
     policy: { file: resolveFrom(path, config.policy.file) },
     audit: { file: resolveFrom(path, config.audit.file) },
   };

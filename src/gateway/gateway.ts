@@ -8,7 +8,7 @@ import type { Logger } from '../telemetry/logger.ts';
 import { splitHostPort, type GatewayConfig } from './config.ts';
 import { createInboundServer } from './inbound.ts';
 import { createOutboundServer } from './outbound.ts';
-import { loadTlsIdentity } from './tls-identity.ts';
+import { openIdentitySource } from './identity-source.ts';
 
 export interface RunningGateway {
   readonly cluster: string;
@@ -44,14 +44,19 @@ function closeServer(server: Server): Promise<void> {
  */
 export async function startGateway(config: GatewayConfig, options: { log: Logger; clock?: Clock }): Promise<RunningGateway> {
   const clock = options.clock ?? systemClock;
-  const identity = loadTlsIdentity(config.identity);
   const pdp = new PolicyDecisionPoint(await loadPolicyFile(config.policy.file), clock);
   const audit = new AuditLog(config.audit.file, clock);
+  const source = await openIdentitySource(config, options.log);
+  const identity = source.current;
   const deps = { config, identity, audit, clock, log: options.log };
-  const inboundServer = createInboundServer({ ...deps, pdp });
-  const outboundServer = createOutboundServer(deps);
-  const inbound = await listen(inboundServer, config.inbound.listen);
-  const outbound = await listen(outboundServer, config.outbound.listen);
+  const inboundListener = createInboundServer({ ...deps, pdp });
+  const outboundListener = createOutboundServer(deps);
+  source.onRotate((next) => {
+    inboundListener.rotate(next);
+    outboundListener.rotate(next);
+  });
+  const inbound = await listen(inboundListener.server, config.inbound.listen);
+  const outbound = await listen(outboundListener.server, config.outbound.listen);
   options.log.info({ event: 'gateway.ready', cluster: config.cluster, spiffeId: identity.spiffeId.id, inbound, outbound }, 'gateway ready');
   return {
     cluster: config.cluster,
@@ -59,8 +64,10 @@ export async function startGateway(config: GatewayConfig, options: { log: Logger
     inbound,
     outbound,
     close: async () => {
-      outboundServer.closeAgents();
-      await Promise.all([closeServer(inboundServer), closeServer(outboundServer)]);
+      source.close();
+      inboundListener.close();
+      outboundListener.close();
+      await Promise.all([closeServer(inboundListener.server), closeServer(outboundListener.server)]);
     },
   };
 }

@@ -37,14 +37,14 @@ interface Upstream {
   readonly tls?: https.RequestOptions;
 }
 
-function buildUpstreams(deps: InboundDeps): Map<string, Upstream> {
+function buildUpstreams(config: GatewayConfig, identity: TlsIdentity): Map<string, Upstream> {
   const upstreams = new Map<string, Upstream>();
-  for (const [name, service] of Object.entries(deps.config.services)) {
+  for (const [name, service] of Object.entries(config.services)) {
     const url = new URL(service.upstream);
     if (url.protocol === 'https:') {
       // Zero trust inside the cluster too: the gateway presents its SVID and
       // checks the service's ID when the service speaks mTLS.
-      const agent = new https.Agent({ keepAlive: true, ...tlsOptions(deps.identity) });
+      const agent = new https.Agent({ keepAlive: true, ...tlsOptions(identity) });
       upstreams.set(name, { url, agent, tls: service.id ? { checkServerIdentity: expectServerId(service.id) } : {} });
     } else {
       upstreams.set(name, { url, agent: new http.Agent({ keepAlive: true }) });
@@ -58,9 +58,16 @@ function peerClusters(config: GatewayConfig): Map<string, string> {
   return new Map(Object.entries(config.peers).map(([cluster, peer]) => [peer.trustDomain, cluster]));
 }
 
-export function createInboundServer(deps: InboundDeps): https.Server {
+/** The listener, and how to move it onto a renewed SVID without dropping connections. */
+export interface GatewayListener {
+  readonly server: https.Server;
+  rotate(identity: TlsIdentity): void;
+  close(): void;
+}
+
+export function createInboundServer(deps: InboundDeps): GatewayListener {
   const { config, identity, pdp, audit, clock, log } = deps;
-  const upstreams = buildUpstreams(deps);
+  let upstreams = buildUpstreams(config, identity);
   const clustersByDomain = peerClusters(config);
 
   const authenticatePeer = (socket: TLSSocket): { peer: SpiffeId; sourceCluster: string } => {
@@ -143,5 +150,16 @@ export function createInboundServer(deps: InboundDeps): https.Server {
   };
 
   const server = createMutualTlsListener({ name: 'inbound', identity, limits: config.limits, audit, handle });
-  return server;
+  const destroyAgents = (map: Map<string, Upstream>) => map.forEach((u) => u.agent.destroy());
+  return {
+    server,
+    rotate: (next) => {
+      // New handshakes use the new certificate; connections already open keep theirs.
+      server.setSecureContext(tlsOptions(next));
+      const previous = upstreams;
+      upstreams = buildUpstreams(config, next);
+      setTimeout(() => destroyAgents(previous), config.limits.requestTimeoutMs).unref();
+    },
+    close: () => destroyAgents(upstreams),
+  };
 }

@@ -14,6 +14,7 @@ import { forwardRequest } from './forward.ts';
 import { sendError } from './http-util.ts';
 import { expectServerId, peerSpiffeId, tlsOptions, type TlsIdentity } from './tls-identity.ts';
 import { createMutualTlsListener } from './listener.ts';
+import type { GatewayListener } from './inbound.ts';
 
 export interface OutboundDeps {
   readonly config: GatewayConfig;
@@ -45,10 +46,11 @@ function buildPeerRoutes(config: GatewayConfig, identity: TlsIdentity): Map<stri
   return routes;
 }
 
-export function createOutboundServer(deps: OutboundDeps): https.Server & { closeAgents(): void } {
-  const { config, identity, audit, clock, log } = deps;
-  const routes = buildPeerRoutes(config, identity);
-  const signingKey: KeyObject = createPrivateKey(identity.keyPem);
+export function createOutboundServer(deps: OutboundDeps): GatewayListener {
+  const { config, audit, clock, log } = deps;
+  let identity = deps.identity;
+  let routes = buildPeerRoutes(config, identity);
+  let signingKey: KeyObject = createPrivateKey(identity.keyPem);
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const socket = req.socket as TLSSocket;
@@ -91,9 +93,18 @@ export function createOutboundServer(deps: OutboundDeps): https.Server & { close
   };
 
   const server = createMutualTlsListener({ name: 'outbound', identity, limits: config.limits, audit, handle });
-  return Object.assign(server, {
-    closeAgents: () => {
-      for (const route of routes.values()) route.agent.destroy();
+  const destroyAgents = (map: Map<string, PeerRoute>) => map.forEach((route) => route.agent.destroy());
+  return {
+    server,
+    rotate: (next) => {
+      server.setSecureContext(tlsOptions(next));
+      const previous = routes;
+      identity = next;
+      signingKey = createPrivateKey(next.keyPem);
+      routes = buildPeerRoutes(config, next);
+      // Requests in flight finish on the old pool; new ones use the new SVID.
+      setTimeout(() => destroyAgents(previous), config.limits.requestTimeoutMs).unref();
     },
-  });
+    close: () => destroyAgents(routes),
+  };
 }

@@ -1,0 +1,100 @@
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { InterlockError, toInterlockError } from '../errors.ts';
+import type { Clock } from '../clock.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import type { Store } from '../store/types.ts';
+import { actorOf, installAuth } from './auth.ts';
+import type { CaService } from './ca-service.ts';
+import type { IdentityService } from './identity-service.ts';
+import type { EventTail } from './event-tail.ts';
+import { registerPublicRoutes } from './routes/public.ts';
+import { registerWorkloadRoutes } from './routes/workload.ts';
+import { registerRegistryRoutes } from './routes/registry.ts';
+import { registerGovernanceRoutes } from './routes/governance.ts';
+
+export interface ServerDeps {
+  readonly store: Store;
+  readonly ca: CaService;
+  readonly identities: IdentityService;
+  readonly events: EventTail;
+  readonly clock: Clock;
+  readonly log: Logger;
+}
+
+export interface TlsMaterial {
+  readonly certPem: string;
+  readonly keyPem: string;
+  readonly bundlePem: string;
+}
+
+/** Fastify's schema errors name the field in instancePath or params; make that our `field`. */
+function validationError(error: FastifyError): InterlockError {
+  const first = error.validation?.[0];
+  const params = (first?.params ?? {}) as { missingProperty?: string; additionalProperty?: string };
+  const path = (first?.instancePath ?? '').replace(/^\//, '').replace(/\//g, '.');
+  const leaf = params.missingProperty ?? params.additionalProperty;
+  const field = [error.validationContext, path, leaf].filter(Boolean).join('.');
+  const message = params.additionalProperty ? `unknown property ${params.additionalProperty}` : (first?.message ?? error.message);
+  return new InterlockError('IL_ERR_REQUEST_INVALID', `${field || 'request'}: ${message}`, { field: field || 'body' });
+}
+
+/**
+ * The control plane API: HTTPS with TLS 1.3 only. The handshake asks for a
+ * client certificate but does not require one, because attestation and the
+ * bundle are reached before a workload has any; routes that need an SVID
+ * say so and the auth hook enforces it.
+ */
+export function buildApp(deps: ServerDeps, tls: TlsMaterial): FastifyInstance {
+  const app = Fastify({
+    https: {
+      cert: tls.certPem,
+      key: tls.keyPem,
+      ca: tls.bundlePem,
+      minVersion: 'TLSv1.3',
+      maxVersion: 'TLSv1.3',
+      requestCert: true,
+      rejectUnauthorized: false,
+    },
+    loggerInstance: deps.log,
+    disableRequestLogging: true,
+    bodyLimit: 256 * 1024,
+    // Watch streams are long-lived; closing the server must not wait for them.
+    forceCloseConnections: true,
+    ajv: { customOptions: { removeAdditional: false, allErrors: false } },
+  }) as unknown as FastifyInstance; // one instance type for routes, whichever server and logger it runs on
+
+  installAuth(app, deps.store);
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const failure = error.validation ? validationError(error) : error.statusCode === 404 ? new InterlockError('IL_ERR_NOT_FOUND', error.message) : toInterlockError(error);
+    if (failure.code === 'IL_ERR_INTERNAL') request.log.error({ err: error.message, url: request.url }, 'request failed');
+    else if (error.statusCode && error.statusCode < 500 && !(error instanceof InterlockError) && !error.validation) {
+      // Fastify's own client errors (bad JSON, wrong content type) are bad requests too.
+      void reply.code(400).send({ error: new InterlockError('IL_ERR_REQUEST_INVALID', error.message, { field: 'body' }).toJSON() });
+      return;
+    }
+    void reply.code(failure.status).header('interlock-error-code', failure.code).send({ error: failure.toJSON() });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const failure = new InterlockError('IL_ERR_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`, { field: 'url' });
+    void reply.code(404).header('interlock-error-code', failure.code).send({ error: failure.toJSON() });
+  });
+
+  // Every admin call that changes state is audited with its actor and outcome,
+  // including refused ones: who tried what is part of the record.
+  app.addHook('onResponse', async (request, reply) => {
+    if (request.method === 'GET' || request.method === 'HEAD') return;
+    const auth = request.routeOptions.config?.auth;
+    if (!auth || auth.kind !== 'roles') return;
+    await deps.store.appendAudit(
+      { type: 'admin.request', actor: actorOf(request), data: { method: request.method, route: request.routeOptions.url ?? request.url, status: reply.statusCode, roles: [...(request.caller?.admin?.roles ?? [])] } },
+      deps.clock.now().toISOString(),
+    );
+  });
+
+  registerPublicRoutes(app, deps);
+  registerWorkloadRoutes(app, deps);
+  registerRegistryRoutes(app, deps);
+  registerGovernanceRoutes(app, deps);
+  return app;
+}

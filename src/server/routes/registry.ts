@@ -1,0 +1,189 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { InterlockError } from '../../errors.ts';
+import { parseWorkloadSpiffeId } from '../../identity/spiffe-id.ts';
+import { SVID_TTL_DEFAULT_MS, SVID_TTL_MAX_MS, SVID_TTL_MIN_MS } from '../../pki/certificates.ts';
+import type { AdminRole, ClusterRow, RegistrationEntryRow } from '../../store/types.ts';
+import { actorOf, roles } from '../auth.ts';
+import type { ServerDeps } from '../app.ts';
+import { newEntryId } from '../ca-service.ts';
+import { hashSecret, newSecret } from '../secrets.ts';
+
+const NAME = { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$' } as const;
+const K8S = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['jwks', 'issuer'],
+  properties: { jwks: { type: 'object', required: ['keys'], properties: { keys: { type: 'array', minItems: 1 } } }, issuer: { type: 'string', minLength: 1, maxLength: 512 } },
+} as const;
+const ROLE_NAMES: AdminRole[] = ['policy-author', 'policy-approver', 'key-custodian', 'auditor', 'operator'];
+const JOIN_TOKEN_TTL = { default: 600, min: 60, max: 86_400 };
+
+function publicCluster(row: ClusterRow) {
+  return { name: row.name, trustDomain: row.trustDomain, k8sIssuer: row.k8sIssuer, createdAt: row.createdAt, createdBy: row.createdBy };
+}
+
+function now(deps: ServerDeps): string {
+  return deps.clock.now().toISOString();
+}
+
+/** Clusters, registration entries, join tokens and admins: the `operator`'s domain. */
+export function registerRegistryRoutes(app: FastifyInstance, deps: ServerDeps): void {
+  const { store } = deps;
+  const audit = (request: FastifyRequest, type: string, data: Record<string, unknown>) => store.appendAudit({ type, actor: actorOf(request), data }, now(deps));
+
+  app.post<{ Body: { name: string; trustDomain?: string; k8s?: { jwks: object; issuer: string } } }>(
+    '/v1/clusters',
+    {
+      config: { auth: roles('operator') },
+      schema: { body: { type: 'object', additionalProperties: false, required: ['name'], properties: { name: NAME, trustDomain: { type: 'string', maxLength: 255 }, k8s: K8S } } },
+    },
+    async (request, reply) => {
+      const { name, trustDomain, k8s } = request.body;
+      const row = await deps.ca.addCluster({ name, ...(trustDomain ? { trustDomain } : {}), ...(k8s ? { k8s: { jwks: JSON.stringify(k8s.jwks), issuer: k8s.issuer } } : {}) }, actorOf(request));
+      return reply.code(201).send(publicCluster(row));
+    },
+  );
+
+  app.get('/v1/clusters', { config: { auth: roles('operator', 'auditor') } }, async () => (await store.listClusters()).map(publicCluster));
+
+  app.put<{ Params: { name: string }; Body: { jwks: object; issuer: string } }>(
+    '/v1/clusters/:name/k8s',
+    { config: { auth: roles('operator') }, schema: { params: { type: 'object', properties: { name: NAME } }, body: K8S } },
+    async (request) => {
+      const { name } = request.params;
+      const changed = await store.transaction(async (tx) => {
+        const ok = await tx.setClusterK8s(name, { jwks: JSON.stringify(request.body.jwks), issuer: request.body.issuer });
+        if (ok) await tx.appendAudit({ type: 'cluster.k8s-configured', actor: actorOf(request), data: { cluster: name, issuer: request.body.issuer } }, now(deps));
+        return ok;
+      });
+      if (!changed) throw new InterlockError('IL_ERR_CLUSTER_UNKNOWN', `no cluster named ${name}`, { field: 'name' });
+      return { cluster: name, issuer: request.body.issuer };
+    },
+  );
+
+  app.post<{ Body: { cluster: string; spiffeId: string; namespace?: string; serviceAccount?: string; ttlSeconds?: number; gateway?: boolean } }>(
+    '/v1/entries',
+    {
+      config: { auth: roles('operator') },
+      schema: {
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['cluster', 'spiffeId'],
+          properties: {
+            cluster: NAME,
+            spiffeId: { type: 'string', maxLength: 2048 },
+            namespace: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$' },
+            serviceAccount: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$' },
+            ttlSeconds: { type: 'integer', minimum: SVID_TTL_MIN_MS / 1000, maximum: SVID_TTL_MAX_MS / 1000 },
+            gateway: { type: 'boolean' },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body;
+      const id = parseWorkloadSpiffeId(body.spiffeId, 'spiffeId');
+      if ((body.namespace === undefined) !== (body.serviceAccount === undefined)) {
+        throw new InterlockError('IL_ERR_REQUEST_INVALID', 'namespace and serviceAccount are selectors that go together', { field: body.namespace ? 'serviceAccount' : 'namespace' });
+      }
+      const entry: RegistrationEntryRow = {
+        id: newEntryId(),
+        cluster: body.cluster,
+        spiffeId: id.id,
+        namespace: body.namespace ?? null,
+        serviceAccount: body.serviceAccount ?? null,
+        ttlSeconds: body.ttlSeconds ?? SVID_TTL_DEFAULT_MS / 1000,
+        gateway: body.gateway ?? false,
+        createdAt: now(deps),
+        createdBy: actorOf(request),
+      };
+      await store.transaction(async (tx) => {
+        const cluster = await tx.getCluster(body.cluster);
+        if (!cluster) throw new InterlockError('IL_ERR_CLUSTER_UNKNOWN', `no cluster named ${body.cluster}`, { field: 'cluster' });
+        if (cluster.trustDomain !== id.trustDomain) {
+          throw new InterlockError('IL_ERR_SPIFFE_ID_OUT_OF_DOMAIN', `cluster ${cluster.name} issues only in ${cluster.trustDomain}`, { field: 'spiffeId' });
+        }
+        await tx.insertEntry(entry);
+        await tx.appendAudit({ type: 'entry.created', actor: entry.createdBy, data: { ...entry } }, entry.createdAt);
+      });
+      return reply.code(201).send(entry);
+    },
+  );
+
+  app.get<{ Querystring: { cluster?: string } }>(
+    '/v1/entries',
+    { config: { auth: roles('operator', 'auditor') }, schema: { querystring: { type: 'object', additionalProperties: false, properties: { cluster: NAME } } } },
+    async (request) => store.listEntries(request.query.cluster ? { cluster: request.query.cluster } : {}),
+  );
+
+  app.delete<{ Params: { id: string } }>('/v1/entries/:id', { config: { auth: roles('operator') } }, async (request, reply) => {
+    const deleted = await store.transaction(async (tx) => {
+      const entry = await tx.getEntry(request.params.id);
+      if (!entry) return false;
+      await tx.deleteEntry(entry.id);
+      await tx.appendAudit({ type: 'entry.deleted', actor: actorOf(request), data: { id: entry.id, spiffeId: entry.spiffeId, cluster: entry.cluster } }, now(deps));
+      await tx.appendEvent('entry.deleted', { id: entry.id, spiffeId: entry.spiffeId, cluster: entry.cluster }, now(deps));
+      return true;
+    });
+    if (!deleted) throw new InterlockError('IL_ERR_ENTRY_UNKNOWN', `no registration entry ${request.params.id}`, { field: 'id' });
+    return reply.code(204).send();
+  });
+
+  app.post<{ Body: { entryId: string; ttlSeconds?: number } }>(
+    '/v1/join-tokens',
+    {
+      config: { auth: roles('operator') },
+      schema: {
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['entryId'],
+          properties: { entryId: { type: 'string', minLength: 1, maxLength: 64 }, ttlSeconds: { type: 'integer', minimum: JOIN_TOKEN_TTL.min, maximum: JOIN_TOKEN_TTL.max } },
+        },
+      },
+    },
+    async (request, reply) => {
+      const token = newSecret('iljt');
+      const createdAt = now(deps);
+      const expiresAt = new Date(deps.clock.now().getTime() + (request.body.ttlSeconds ?? JOIN_TOKEN_TTL.default) * 1000).toISOString();
+      const entry = await store.transaction(async (tx) => {
+        const found = await tx.getEntry(request.body.entryId);
+        if (!found) throw new InterlockError('IL_ERR_ENTRY_UNKNOWN', `no registration entry ${request.body.entryId}`, { field: 'entryId' });
+        await tx.insertJoinToken({ tokenHash: hashSecret(token), entryId: found.id, expiresAt, usedAt: null, createdAt, createdBy: actorOf(request) });
+        // The token itself is never recorded, only which entry it opens and until when.
+        await tx.appendAudit({ type: 'join-token.created', actor: actorOf(request), data: { entryId: found.id, spiffeId: found.spiffeId, expiresAt } }, createdAt);
+        return found;
+      });
+      return reply.code(201).send({ token, entryId: entry.id, spiffeId: entry.spiffeId, expiresAt });
+    },
+  );
+
+  app.post<{ Body: { name: string; roles: AdminRole[] } }>(
+    '/v1/admins',
+    {
+      config: { auth: roles('operator') },
+      schema: {
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['name', 'roles'],
+          properties: { name: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]{0,62}$' }, roles: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: ROLE_NAMES } } },
+        },
+      },
+    },
+    async (request, reply) => {
+      const token = newSecret('iladm');
+      const row = { name: request.body.name, roles: request.body.roles, tokenHash: hashSecret(token), disabled: false, createdAt: now(deps), createdBy: actorOf(request) };
+      await store.transaction(async (tx) => {
+        await tx.insertAdmin(row);
+        await tx.appendAudit({ type: 'admin.created', actor: row.createdBy, data: { name: row.name, roles: row.roles } }, row.createdAt);
+      });
+      return reply.code(201).send({ name: row.name, roles: row.roles, token });
+    },
+  );
+
+  app.get('/v1/admins', { config: { auth: roles('operator', 'auditor') } }, async () =>
+    (await store.listAdmins()).map(({ tokenHash: _hidden, ...admin }) => admin),
+  );
+}

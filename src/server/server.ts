@@ -1,0 +1,112 @@
+import { hostname } from 'node:os';
+import type { FastifyInstance } from 'fastify';
+import type { Server as HttpsServer } from 'node:https';
+import { systemClock, type Clock } from '../clock.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import type { KeySecret } from '../pki/key-protection.ts';
+import { openStore } from '../store/open.ts';
+import type { AdminRole, Store } from '../store/types.ts';
+import { writeFileAtomic } from '../util/files.ts';
+import { buildApp } from './app.ts';
+import { CaService } from './ca-service.ts';
+import { EventTail } from './event-tail.ts';
+import { IdentityService } from './identity-service.ts';
+import { JobRunner, caExpiryJob } from './jobs.ts';
+import type { ServerConfig } from './config.ts';
+import { hashSecret, newSecret } from './secrets.ts';
+
+export interface RunningServer {
+  readonly url: string;
+  readonly spiffeId: string;
+  readonly store: Store;
+  readonly app: FastifyInstance;
+  readonly jobs: JobRunner;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  readonly log: Logger;
+  readonly secret: KeySecret;
+  readonly storeSpec: string;
+  readonly clock?: Clock;
+  /** On an empty store, create admin `admin` (operator, key-custodian, auditor) and write its token here, mode 0600. */
+  readonly bootstrapAdminTokenFile?: string;
+}
+
+export const BOOTSTRAP_ADMIN = 'admin';
+const BOOTSTRAP_ROLES: AdminRole[] = ['operator', 'key-custodian', 'auditor'];
+
+async function bootstrapAdmin(store: Store, clock: Clock, tokenFile: string): Promise<boolean> {
+  if ((await store.listAdmins()).length > 0) return false;
+  const token = newSecret('iladm');
+  const at = clock.now().toISOString();
+  const created = await store.transaction(async (tx) => {
+    if ((await tx.listAdmins()).length > 0) return false; // another replica bootstrapped first
+    await tx.insertAdmin({ name: BOOTSTRAP_ADMIN, roles: BOOTSTRAP_ROLES, tokenHash: hashSecret(token), disabled: false, createdAt: at, createdBy: 'bootstrap' });
+    await tx.appendAudit({ type: 'admin.created', actor: 'bootstrap', data: { name: BOOTSTRAP_ADMIN, roles: BOOTSTRAP_ROLES } }, at);
+    return true;
+  });
+  if (created) writeFileAtomic(tokenFile, token + '\n', 0o600);
+  return created;
+}
+
+/**
+ * The control plane: stateless over its store, so any number of replicas
+ * can share one PostgreSQL database. Each replica has its own short-lived
+ * TLS certificate from the shared root, re-issued at half its life.
+ */
+export async function startControlPlane(config: ServerConfig, options: StartOptions): Promise<RunningServer> {
+  const clock = options.clock ?? systemClock;
+  const replica = `${hostname()}:${process.pid}`;
+  const store = await openStore(options.storeSpec, { clock });
+  try {
+    const ca = new CaService(store, options.secret, clock);
+    await ca.initialize({ organization: config.organization, domain: config.domain }, `server:${replica}`);
+    if (options.bootstrapAdminTokenFile && (await bootstrapAdmin(store, clock, options.bootstrapAdminTokenFile))) {
+      options.log.info({ event: 'server.bootstrap-admin', tokenFile: options.bootstrapAdminTokenFile }, 'bootstrap admin created');
+    }
+    const identities = new IdentityService(store, ca, options.secret, clock);
+    const events = new EventTail(store);
+    await events.start();
+    const tlsOptions = { dnsNames: config.tls.dnsNames, ipAddresses: config.tls.ipAddresses, ttlMs: config.tls.certTtlMs };
+    const tls = await ca.serverIdentity(tlsOptions);
+    const app = buildApp({ store, ca, identities, events, clock, log: options.log }, tls);
+    const [host, port] = [config.listen.slice(0, config.listen.lastIndexOf(':')), Number(config.listen.slice(config.listen.lastIndexOf(':') + 1))];
+    await app.listen({ host: host.replace(/^\[|\]$/g, ''), port });
+    const address = app.server.address();
+    const url = `https://${host}:${typeof address === 'object' && address ? address.port : port}`;
+
+    // Re-issue our own certificate at half its life; new handshakes get it,
+    // established connections are untouched.
+    const renew = setInterval(async () => {
+      try {
+        const next = await ca.serverIdentity(tlsOptions);
+        (app.server as HttpsServer).setSecureContext({ cert: next.certPem, key: next.keyPem, ca: next.bundlePem, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' });
+      } catch (error) {
+        options.log.error({ err: (error as Error).message }, 'server certificate renewal failed; retrying next interval');
+      }
+    }, config.tls.certTtlMs / 2);
+    renew.unref();
+
+    const jobs = new JobRunner(store, [caExpiryJob(store, clock)], options.log, replica);
+    jobs.start(config.jobs.intervalMs);
+    options.log.info({ event: 'server.ready', url, spiffeId: tls.spiffeId, store: store.kind, replica }, 'control plane ready');
+    return {
+      url,
+      spiffeId: tls.spiffeId,
+      store,
+      app,
+      jobs,
+      close: async () => {
+        clearInterval(renew);
+        jobs.stop();
+        events.stop();
+        await app.close();
+        await store.close();
+      },
+    };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}

@@ -1,0 +1,158 @@
+import { EventEmitter } from 'node:events';
+import { systemClock, type Clock } from '../clock.ts';
+import { InterlockError, toInterlockError } from '../errors.ts';
+import { apiRequest, type ApiConnection } from '../client/api.ts';
+import { createCsr } from '../pki/csr.ts';
+import { exportPrivateKeyPem, generateKeyPair, x509 } from '../pki/x509.ts';
+
+/**
+ * The workload SDK: attest once, then keep an X.509-SVID fresh for as long
+ * as the process lives. The private key is generated here and never leaves
+ * the process; the control plane only ever sees a CSR.
+ *
+ * Renewal starts at half the SVID's life (SPIRE's default) and, if the
+ * control plane cannot be reached, retries with exponential backoff (1 s
+ * doubling to 30 s, with jitter) until it succeeds or the SVID expires.
+ */
+export type Attestation =
+  | { readonly kind: 'join-token'; readonly token: string }
+  | { readonly kind: 'k8s'; readonly cluster: string; readonly token: () => Promise<string> | string };
+
+export interface SvidMaterial {
+  readonly spiffeId: string;
+  readonly serial: string;
+  /** SVID then intermediate, PEM. */
+  readonly certPem: string;
+  readonly keyPem: string;
+  readonly bundlePem: string;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+}
+
+export interface WorkloadIdentityOptions {
+  readonly server: string;
+  /** Roots to verify the control plane with (distributed out of band, like SPIRE's trust bundle). */
+  readonly bundlePem: string;
+  readonly serverId?: string;
+  readonly attestation: Attestation;
+  readonly clock?: Clock;
+  readonly retry?: { readonly initialMs: number; readonly maxMs: number };
+}
+
+interface IssuedIdentity {
+  spiffeId: string;
+  serial: string;
+  certChainPem: string;
+  bundlePem: string;
+  notAfter: string;
+}
+
+async function requestSvid(connection: ApiConnection, path: string, body: Record<string, unknown>): Promise<SvidMaterial> {
+  const keys = await generateKeyPair();
+  const csr = await createCsr(keys);
+  const { body: issued } = await apiRequest<IssuedIdentity>(connection, 'POST', path, { ...body, csr });
+  const leaf = new x509.X509Certificate(issued.certChainPem);
+  return {
+    spiffeId: issued.spiffeId,
+    serial: issued.serial,
+    certPem: issued.certChainPem,
+    keyPem: await exportPrivateKeyPem(keys.privateKey),
+    bundlePem: issued.bundlePem,
+    notBefore: leaf.notBefore,
+    notAfter: leaf.notAfter,
+  };
+}
+
+export interface WorkloadIdentityEvents {
+  rotated: [SvidMaterial];
+  'renewal-failed': [InterlockError, { retryInMs: number }];
+  expired: [SvidMaterial];
+}
+
+export class WorkloadIdentity extends EventEmitter<WorkloadIdentityEvents> {
+  readonly #options: WorkloadIdentityOptions;
+  readonly #clock: Clock;
+  #current: SvidMaterial;
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  private constructor(options: WorkloadIdentityOptions, first: SvidMaterial) {
+    super();
+    this.#options = options;
+    this.#clock = options.clock ?? systemClock;
+    this.#current = first;
+    this.#schedule(this.#renewalDelay());
+  }
+
+  /** Attests and returns an identity that renews itself until close(). */
+  static async attest(options: WorkloadIdentityOptions): Promise<WorkloadIdentity> {
+    const connection = { server: options.server, bundlePem: options.bundlePem, ...(options.serverId ? { serverId: options.serverId } : {}) };
+    const attestation = options.attestation;
+    const first =
+      attestation.kind === 'join-token'
+        ? await requestSvid(connection, '/v1/attest/join-token', { token: attestation.token })
+        : await requestSvid(connection, '/v1/attest/k8s', { cluster: attestation.cluster, token: await attestation.token() });
+    return new WorkloadIdentity(options, first);
+  }
+
+  get current(): SvidMaterial {
+    return this.#current;
+  }
+
+  /** Options for tls.connect / https.createServer: TLS 1.3 only, peers verified against the bundle. */
+  tlsOptions() {
+    return { cert: this.#current.certPem, key: this.#current.keyPem, ca: this.#current.bundlePem, minVersion: 'TLSv1.3' as const, maxVersion: 'TLSv1.3' as const };
+  }
+
+  #renewalDelay(): number {
+    const { notBefore, notAfter } = this.#current;
+    const halfLife = notBefore.getTime() + (notAfter.getTime() - notBefore.getTime()) / 2;
+    return Math.max(0, halfLife - this.#clock.now().getTime());
+  }
+
+  #schedule(delayMs: number): void {
+    if (this.#closed) return;
+    clearTimeout(this.#timer);
+    // setTimeout's limit is 2^31-1 ms; longer SVIDs simply re-check later.
+    this.#timer = setTimeout(() => void this.#renewLoop(this.#options.retry?.initialMs ?? 1_000), Math.min(delayMs, 2 ** 31 - 1));
+    this.#timer.unref();
+  }
+
+  /** Renews now, with the current SVID over mTLS. */
+  async renewNow(): Promise<SvidMaterial> {
+    const next = await requestSvid(
+      { server: this.#options.server, bundlePem: this.#current.bundlePem, certPem: this.#current.certPem, keyPem: this.#current.keyPem, ...(this.#options.serverId ? { serverId: this.#options.serverId } : {}) },
+      '/v1/svid/renew',
+      {},
+    );
+    this.#current = next;
+    this.emit('rotated', next);
+    this.#schedule(this.#renewalDelay());
+    return next;
+  }
+
+  async #renewLoop(backoffMs: number): Promise<void> {
+    if (this.#closed) return;
+    try {
+      await this.renewNow();
+    } catch (error) {
+      const failure = toInterlockError(error);
+      const left = this.#current.notAfter.getTime() - this.#clock.now().getTime();
+      if (left <= 0) {
+        this.emit('expired', this.#current);
+      }
+      const maxMs = this.#options.retry?.maxMs ?? 30_000;
+      const retryInMs = Math.min(maxMs, backoffMs) * (0.8 + Math.random() * 0.4);
+      this.emit('renewal-failed', failure, { retryInMs });
+      if (this.#closed) return;
+      clearTimeout(this.#timer);
+      this.#timer = setTimeout(() => void this.#renewLoop(Math.min(maxMs, backoffMs * 2)), retryInMs);
+      this.#timer.unref();
+    }
+  }
+
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+  }
+}
