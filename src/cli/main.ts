@@ -4,7 +4,14 @@ import { registerCaInit } from './commands/ca/init.ts';
 import { registerCaKeygen } from './commands/ca/keygen.ts';
 import { registerCaAddCluster } from './commands/ca/add-cluster.ts';
 import { registerSvidIssue } from './commands/svid/issue.ts';
+import { registerRevoke, registerSvidList } from './commands/svid/list.ts';
+import { registerCluster } from './commands/cluster/cluster.ts';
+import { registerEntry } from './commands/entry/entry.ts';
+import { registerToken } from './commands/token/token.ts';
+import { registerAdmin } from './commands/admin/admin.ts';
+import { registerPolicy } from './commands/policy/policy.ts';
 import { registerGateway } from './commands/gateway/run.ts';
+import { registerServer } from './commands/server/run.ts';
 import { registerAuditVerify } from './commands/audit/verify.ts';
 import { registerLabUp } from './commands/lab/up.ts';
 import { reportError } from './run.ts';
@@ -26,7 +33,15 @@ export function buildProgram(): Command {
 
   const svid = program.command('svid').description('X.509-SVIDs for workloads and gateways');
   registerSvidIssue(svid);
+  registerSvidList(svid);
+  registerRevoke(program);
+  registerCluster(program);
+  registerEntry(program);
+  registerToken(program);
+  registerAdmin(program);
+  registerPolicy(program);
 
+  registerServer(program);
   registerGateway(program);
 
   const audit = program.command('audit').description('the hash-chained audit log');
@@ -35,7 +50,9 @@ export function buildProgram(): Command {
   const lab = program.command('lab').description('a whole multi-cluster world on one machine');
   registerLabUp(lab);
 
-  for (const command of [program, ca, svid, audit, lab]) command.exitOverride();
+  // Every command, however deep, reports usage errors through exitOverride.
+  const all = (command: Command): Command[] => [command, ...command.commands.flatMap(all)];
+  for (const command of all(program)) command.exitOverride();
   return program;
 }
 

@@ -1,0 +1,31 @@
+import type { Command } from 'commander';
+import { apiRequest } from '../../../client/api.ts';
+import { writeFileAtomic } from '../../../util/files.ts';
+import type { AdminRow } from '../../../store/types.ts';
+import { action } from '../../run.ts';
+import { connectionFrom, output, table, withApi, type ApiOptions } from '../../api-options.ts';
+
+export function registerAdmin(program: Command): void {
+  const admin = program.command('admin').description('administrators and their roles (role operator)');
+  withApi(admin.command('create'))
+    .description('create an admin; roles: policy-author, policy-approver, key-custodian, auditor, operator')
+    .argument('<name>', 'admin name, recorded as the actor of their actions')
+    .requiredOption('--role <role...>', 'one or more roles')
+    .option('--out <file>', 'write the admin token to this file (mode 0600) instead of printing it')
+    .action(
+      action(async (name: string, options: ApiOptions & { role: string[]; out?: string }) => {
+        const { body } = await apiRequest<{ name: string; roles: string[]; token: string }>(connectionFrom(options), 'POST', '/v1/admins', { name, roles: options.role });
+        if (options.out) writeFileAtomic(options.out, body.token + '\n', 0o600);
+        const shown = options.out ? { ...body, token: `(written to ${options.out})` } : body;
+        output(options, shown, (a) => `admin ${a.name} created with roles ${a.roles.join(', ')}; token (shown once):\n${a.token}`);
+      }),
+    );
+  withApi(admin.command('list'))
+    .description('list admins')
+    .action(
+      action(async (options: ApiOptions) => {
+        const { body } = await apiRequest<Omit<AdminRow, 'tokenHash'>[]>(connectionFrom(options), 'GET', '/v1/admins');
+        output(options, body, (rows) => table(['name', 'roles', 'disabled', 'created', 'by'], rows.map((a) => [a.name, a.roles.join(','), String(a.disabled), a.createdAt, a.createdBy])));
+      }),
+    );
+}
