@@ -27,3 +27,28 @@ export function reportError(error: unknown): void {
   if (process.env.INTERLOCK_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
   process.exitCode = error instanceof InterlockError ? EXIT_BAD_INPUT : EXIT_FAILED;
 }
+
+/**
+ * Keeps a long-running command alive until SIGTERM, SIGINT or (with
+ * `stopWithStdin`, used by the lab so no child outlives it) the end of stdin,
+ * then runs `close` once.
+ */
+export function runUntilStopped(options: { stopWithStdin?: boolean; onStop: (reason: string) => void; close: () => Promise<void> }): Promise<void> {
+  return new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (reason: string) => {
+      if (stopping) return;
+      stopping = true;
+      options.onStop(reason);
+      // stdin is watched only to notice the parent going away; it must not keep the process alive.
+      process.stdin.destroy();
+      void options.close().then(resolve);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+    if (options.stopWithStdin) {
+      process.stdin.resume();
+      process.stdin.once('close', () => stop('parent gone'));
+    }
+  });
+}

@@ -1,4 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { toInterlockError } from '../errors.ts';
+import { apiRequest } from '../client/api.ts';
+import { createCsr } from '../pki/csr.ts';
+import { generateKeyPair } from '../pki/x509.ts';
+import { createFakeApiServer } from './fake-kubernetes.ts';
 import type https from 'node:https';
 import { gatewaySpiffeId } from '../identity/spiffe-id.ts';
 import { IDENTITY_HEADER } from '../gateway/identity-assertion.ts';
@@ -60,8 +65,21 @@ async function newRejection(cluster: LabCluster, seenBefore: number): Promise<Re
   return undefined;
 }
 
+/** An attestation attempt, reported like a call: 201 or the refusal's status and code. */
+async function tryAttestation(cp: LabWorld['controlPlane'], path: string, body: Record<string, unknown>): Promise<CallResult> {
+  const started = performance.now();
+  const csr = await createCsr(await generateKeyPair());
+  try {
+    const issued = await apiRequest<{ spiffeId: string }>({ server: cp.url, bundlePem: cp.bundlePem, serverId: cp.spiffeId }, 'POST', path, { ...body, csr });
+    return { status: issued.status, body: JSON.stringify({ caller: issued.body.spiffeId }), reusedConnection: false, ms: performance.now() - started };
+  } catch (error) {
+    const failure = toInterlockError(error);
+    return { status: failure.status, errorCode: failure.code, body: JSON.stringify({ error: failure.toJSON() }), reusedConnection: false, ms: performance.now() - started };
+  }
+}
+
 function describeCall(result: CallResult): { outcome: Expectation; detail: string } {
-  if (result.status === 200) {
+  if (result.status === 200 || result.status === 201) {
     const body = JSON.parse(result.body) as { caller?: string; bytesReceived?: number };
     const reuse = result.reusedConnection ? ' over a reused keep-alive connection' : '';
     return { outcome: 'allow', detail: `billing answered; it saw caller ${body.caller ?? '?'}${reuse}` };
@@ -102,7 +120,9 @@ export async function buildScenarios(world: LabWorld): Promise<{ scenarios: Scen
   const via = (c: LabCluster, agent: https.Agent, request: CallRequest) => () => callThroughGateway(agent, c.gateway.outbound, request);
   const bundlePem = east.identities.get('frontend')!.bundlePem;
   const foreign = await foreignCredentials();
-  const forged = await forgedCrossDomainCredentials(await world.ca.loadClusterCa('east'), `spiffe://${west.trustDomain}/ns/billing/sa/billing`);
+  const cp = world.controlPlane;
+  const strangerApi = await createFakeApiServer('east');
+  const forged = await forgedCrossDomainCredentials(await world.controlPlane.stealClusterCa('east'), `spiffe://${west.trustDomain}/ns/billing/sa/billing`);
 
   const scenarios: Scenario[] = [
     { title: 'allowed read', caller: frontend.id, target: 'billing.west', request: 'GET /invoices/42', expected: 'allow', run: via(east, frontend.agent, { method: 'GET', host: 'billing.west.interlock', path: '/invoices/42' }) },
@@ -127,6 +147,22 @@ export async function buildScenarios(world: LabWorld): Promise<{ scenarios: Scen
       expected: 'handshake-refused',
       probed: west,
       run: () => tryHandshake({ ...west.gateway.outbound, credentials: forged, bundlePem }),
+    },
+    {
+      title: 'join token used a second time',
+      caller: 'anyone holding the spent token',
+      target: 'control plane',
+      request: 'POST /v1/attest/join-token',
+      expected: 'deny',
+      run: () => tryAttestation(cp, '/v1/attest/join-token', { token: readFileSync(east.gateway.joinTokenFile, 'utf8').trim() }),
+    },
+    {
+      title: 'Kubernetes token, wrong signer',
+      caller: 'east/ns/shop/sa/frontend (forged)',
+      target: 'control plane',
+      request: 'POST /v1/attest/k8s',
+      expected: 'deny',
+      run: async () => tryAttestation(cp, '/v1/attest/k8s', { cluster: 'east', token: await strangerApi.mintToken('shop', 'frontend') }),
     },
     { title: 'TLS 1.2 client', caller: frontend.id, target: 'east gateway outbound', request: 'TLS 1.2', expected: 'handshake-refused', probed: east, run: () => tryHandshake({ ...east.gateway.outbound, credentials: east.identities.get('frontend')!, bundlePem, maxVersion: 'TLSv1.2' }) },
   ];

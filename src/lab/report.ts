@@ -1,10 +1,12 @@
 import type { AuditVerification } from '../audit/verify.ts';
+import type { RecordChainVerification } from '../audit/verify-records.ts';
 import type { ScenarioResult } from './demo.ts';
 
 export interface DemoReport {
   readonly ok: boolean;
   readonly dir: string;
   readonly policyFile: string;
+  readonly controlPlane: { url: string; spiffeId: string; policyVersion: number; policyProposedBy: string; policyActivatedBy: string | null; audit: RecordChainVerification };
   readonly gateways: Record<string, { spiffeId: string; inbound: string; outbound: string; config: string }>;
   readonly scenarios: readonly ScenarioResult[];
   readonly audit: readonly AuditVerification[];
@@ -22,7 +24,7 @@ function table(headers: string[], rows: string[][], maxWidths: number[]): string
 
 /** `spiffe://east.acme.internal/ns/shop/sa/frontend` → `east/ns/shop/sa/frontend`: enough to read in a table. */
 function shortId(id: string): string {
-  return id.replace(/^(spiffe:\/\/)?([a-z0-9-]+)[^/]*/, '$2');
+  return id.startsWith('spiffe://') ? id.replace(/^spiffe:\/\/([a-z0-9-]+)[^/]*/, '$1') : id;
 }
 
 function outcomeLabel(r: ScenarioResult): string {
@@ -47,27 +49,30 @@ export function renderDemoReport(report: DemoReport): string {
   const details = report.scenarios.map((r) => `  ${String(r.n).padStart(2)}  ${r.detail}`);
   const passed = report.scenarios.filter((r) => r.ok).length;
   const gateways = Object.entries(report.gateways).map(([name, g]) => `  ${name.padEnd(5)} inbound ${g.inbound}  outbound ${g.outbound}  (${g.spiffeId})`);
-  const audit = report.audit.map((a) =>
-    a.ok ? `  ok      ${a.path}  ${a.count} records` : `  BROKEN  ${a.path}  at record ${a.badSeq}: ${a.reason}`,
-  );
+  const cpAudit = report.controlPlane.audit;
+  const audit = [
+    cpAudit.ok ? `  ok      control plane store  ${cpAudit.count} records` : `  BROKEN  control plane store  at record ${cpAudit.badSeq}: ${cpAudit.reason}`,
+    ...report.audit.map((a) => (a.ok ? `  ok      ${a.path}  ${a.count} records` : `  BROKEN  ${a.path}  at record ${a.badSeq}: ${a.reason}`)),
+  ];
   return [
-    'Interlock lab: two clusters on loopback, mTLS 1.3 between gateways, Cedar policy at each inbound edge',
+    'Interlock lab: a control plane and two clusters on loopback; every identity attested, mTLS 1.3 between gateways, Cedar policy at each inbound edge',
     '',
-    'Gateways',
+    `Control plane  ${report.controlPlane.url}  (${report.controlPlane.spiffeId})`,
+    `Policy         version ${report.controlPlane.policyVersion}, proposed by ${report.controlPlane.policyProposedBy}, activated by ${report.controlPlane.policyActivatedBy ?? '?'} (${report.policyFile})`,
+    'Gateways (attested with single-use join tokens; services and workloads with Kubernetes service-account tokens)',
     ...gateways,
-    `Policy     ${report.policyFile}`,
     '',
-    table(['#', 'ok', 'scenario', 'caller', 'request → target', 'expected', 'outcome', 'code', 'audit'], rows, [2, 2, 34, 34, 52, 17, 14, 20, 7]),
+    table(['#', 'ok', 'scenario', 'caller', 'request → target', 'expected', 'outcome', 'code', 'audit'], rows, [2, 2, 34, 34, 52, 17, 14, 32, 7]),
     '',
     'What each side saw',
     ...details,
     '',
-    'Audit chains (interlock audit verify ' + report.dir + ')',
+    'Audit chains',
     ...audit,
     '',
     report.ok
       ? `${passed}/${report.scenarios.length} calls had the expected outcome; every audit chain verifies.`
-      : `FAILED: ${passed}/${report.scenarios.length} calls had the expected outcome${report.audit.every((a) => a.ok) ? '' : '; an audit chain is broken'}.`,
+      : `FAILED: ${passed}/${report.scenarios.length} calls had the expected outcome${report.audit.every((a) => a.ok) && cpAudit.ok ? '' : '; an audit chain is broken'}.`,
     `Everything is under ${report.dir}`,
     '',
   ].join('\n');

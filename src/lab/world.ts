@@ -1,21 +1,22 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, createWriteStream, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import { stringify as toYaml } from 'yaml';
 import { InterlockError } from '../errors.ts';
-import { systemClock } from '../clock.ts';
-import { gatewaySpiffeId, spiffeIdFor } from '../identity/spiffe-id.ts';
-import { CertificateAuthority } from '../pki/authority.ts';
-import { generateKeyFileContent, resolveKeySecret } from '../pki/key-protection.ts';
-import { writeSvidFiles, type SvidFiles } from '../pki/svid-files.ts';
-import { loadTlsIdentity, type TlsIdentity } from '../gateway/tls-identity.ts';
+import { gatewaySpiffeId, parseWorkloadSpiffeId, spiffeIdFor } from '../identity/spiffe-id.ts';
+import { generateKeyFileContent } from '../pki/key-protection.ts';
+import type { TlsIdentity } from '../gateway/tls-identity.ts';
+import { WorkloadIdentity } from '../workload/identity.ts';
+import type { PolicyVersionRow, RegistrationEntryRow } from '../store/types.ts';
 import { writeFileAtomic } from '../util/files.ts';
+import { startLabControlPlane, type LabControlPlane } from './control-plane.ts';
+import { createFakeApiServer, type FakeApiServer } from './fake-kubernetes.ts';
 import { freePort } from './free-port.ts';
+import { spawnInterlock, stopChild } from './process.ts';
 import { startSampleService, type SampleService } from './sample-service.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const CLI = join(ROOT, 'bin', 'interlock.mjs');
 export const DEMO_POLICY = join(ROOT, 'examples', 'policies', 'demo.cedar');
 const LAB_MARKER = 'lab.json';
 
@@ -37,23 +38,29 @@ export interface LabGateway {
   readonly outbound: { host: string; port: number };
   readonly configPath: string;
   readonly auditPath: string;
+  /** The join token file the gateway attested with (single-use: now spent). */
+  readonly joinTokenFile: string;
   readonly process: ChildProcess;
 }
+
+/** A workload's identity as the lab holds it: attested, renewing, and also written to files for curl. */
+export type LabIdentity = TlsIdentity & { files: { cert: string; key: string; bundle: string } };
 
 export interface LabCluster {
   readonly name: string;
   readonly trustDomain: string;
   readonly gateway: LabGateway;
   readonly service: SampleService;
-  /** SVID files by workload name (the service's own identity included). */
-  readonly identities: ReadonlyMap<string, TlsIdentity & { files: SvidFiles }>;
+  readonly apiServer: FakeApiServer;
+  readonly identities: ReadonlyMap<string, LabIdentity>;
 }
 
 export interface LabWorld {
   readonly dir: string;
-  readonly ca: CertificateAuthority;
+  readonly controlPlane: LabControlPlane;
   readonly clusters: ReadonlyMap<string, LabCluster>;
   readonly policyFile: string;
+  readonly policy: PolicyVersionRow;
   close(): Promise<void>;
 }
 
@@ -69,49 +76,40 @@ function prepareDir(dir: string): void {
   writeFileAtomic(join(dir, LAB_MARKER), JSON.stringify({ createdAt: new Date().toISOString() }) + '\n', 0o644);
 }
 
-async function issueInto(ca: CertificateAuthority, cluster: string, id: string, dir: string) {
-  const issued = await ca.issueSvid(cluster, id, { actor: 'lab' });
-  const files = writeSvidFiles(dir, issued, ca.root.cert);
-  return { ...loadTlsIdentity(files), files };
+function hostPort(value: unknown): { host: string; port: number } {
+  const text = String(value);
+  const at = text.lastIndexOf(':');
+  return { host: text.slice(0, at), port: Number(text.slice(at + 1)) };
 }
 
-function waitForReady(child: ChildProcess, logPath: string, timeoutMs = 30_000): Promise<{ inbound: string; outbound: string }> {
-  return new Promise((resolvePromise, reject) => {
-    const log = createWriteStream(logPath);
-    let buffered = '';
-    let stderr = '';
-    const timer = setTimeout(() => reject(new InterlockError('IL_ERR_LAB_FAILED', `gateway not ready after ${timeoutMs} ms; see ${logPath}`)), timeoutMs);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      log.write(chunk);
-      buffered += chunk.toString('utf8');
-      for (let nl = buffered.indexOf('\n'); nl !== -1; nl = buffered.indexOf('\n')) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        try {
-          const entry = JSON.parse(line) as { event?: string; inbound?: string; outbound?: string };
-          if (entry.event === 'gateway.ready' && entry.inbound && entry.outbound) {
-            clearTimeout(timer);
-            resolvePromise({ inbound: entry.inbound, outbound: entry.outbound });
-          }
-        } catch {
-          /* not a log line of ours */
-        }
-      }
-    });
-    child.stderr!.on('data', (chunk: Buffer) => {
-      log.write(chunk);
-      stderr += chunk.toString('utf8');
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new InterlockError('IL_ERR_LAB_FAILED', `gateway exited with code ${code}: ${stderr.trim().split('\n')[0] ?? ''}`));
-    });
+/**
+ * Separation of duties, as an organisation would run it: `alice` proposes
+ * the policy, `bob` approves and activates it. The active version's text is
+ * what the gateways enforce.
+ */
+async function activatePolicy(cp: LabControlPlane, text: string): Promise<PolicyVersionRow> {
+  const author = await cp.call<{ token: string }>('POST', '/v1/admins', { name: 'alice', roles: ['policy-author'] });
+  const approver = await cp.call<{ token: string }>('POST', '/v1/admins', { name: 'bob', roles: ['policy-approver'] });
+  const as = (token: string) => ({ ...cp.admin, token });
+  const proposed = await cp.call<PolicyVersionRow>('POST', '/v1/policies', { text, comment: 'lab demo policy' }, as(author.token));
+  await cp.call('POST', `/v1/policies/${proposed.version}/approve`, {}, as(approver.token));
+  return cp.call<PolicyVersionRow>('POST', `/v1/policies/${proposed.version}/activate`, {}, as(approver.token));
+}
+
+async function attestWorkload(cp: LabControlPlane, api: FakeApiServer, namespace: string, name: string, dir: string): Promise<{ identity: LabIdentity; workload: WorkloadIdentity }> {
+  const workload = await WorkloadIdentity.attest({
+    server: cp.url,
+    bundlePem: cp.bundlePem,
+    serverId: cp.spiffeId,
+    attestation: { kind: 'k8s', cluster: api.cluster, token: () => api.mintToken(namespace, name) },
   });
-}
-
-function hostPort(value: string): { host: string; port: number } {
-  const at = value.lastIndexOf(':');
-  return { host: value.slice(0, at), port: Number(value.slice(at + 1)) };
+  const svid = workload.current;
+  const files = { cert: join(dir, 'svid.pem'), key: join(dir, 'svid.key'), bundle: join(dir, 'bundle.pem') };
+  writeFileAtomic(files.cert, svid.certPem, 0o644);
+  writeFileAtomic(files.key, svid.keyPem, 0o600);
+  writeFileAtomic(files.bundle, svid.bundlePem, 0o644);
+  const identity: LabIdentity = { certPem: svid.certPem, keyPem: svid.keyPem, bundlePem: svid.bundlePem, spiffeId: parseWorkloadSpiffeId(svid.spiffeId), files };
+  return { identity, workload };
 }
 
 export async function startLab(options: { dir: string; organization?: string; domain?: string; topology?: readonly ClusterPlan[]; policyFile?: string }): Promise<LabWorld> {
@@ -119,67 +117,54 @@ export async function startLab(options: { dir: string; organization?: string; do
   const topology = options.topology ?? DEMO_TOPOLOGY;
   prepareDir(dir);
   // The lab seals its CA keys with a generated key file; a real deployment
-  // keeps that secret apart from the state folder (see docs/operator-guide.md).
+  // keeps that secret apart from the state folder (see docs/control-plane.md).
   const keyFile = join(dir, 'secrets', 'ca.key');
   writeFileAtomic(keyFile, generateKeyFileContent(), 0o600);
-  const ca = await CertificateAuthority.init(dir, {
-    organization: options.organization ?? 'Acme',
-    domain: options.domain ?? 'acme.internal',
-    secret: resolveKeySecret({ keyFile }),
-    clock: systemClock,
-    actor: 'lab',
-  });
-  const policyFile = join(dir, 'policy', 'policy.cedar');
-  mkdirSync(dirname(policyFile), { recursive: true });
-  copyFileSync(options.policyFile ?? DEMO_POLICY, policyFile);
-
-  const planned: Array<{
-    plan: ClusterPlan;
-    trustDomain: string;
-    base: string;
-    gatewayIdentity: TlsIdentity;
-    identities: Map<string, TlsIdentity & { files: SvidFiles }>;
-    service: SampleService;
-    inboundPort: number;
-  }> = [];
-  for (const plan of topology) {
-    const { trustDomain } = await ca.addCluster(plan.name, undefined, 'lab');
-    const base = join(dir, 'clusters', plan.name);
-    const gatewayIdentity = await issueInto(ca, plan.name, gatewaySpiffeId(trustDomain), join(base, 'gateway'));
-    const identities = new Map<string, TlsIdentity & { files: SvidFiles }>();
-    for (const w of [plan.service, ...plan.workloads]) {
-      identities.set(w.name, await issueInto(ca, plan.name, spiffeIdFor(trustDomain, w.namespace, w.name), join(base, 'workloads', w.name)));
-    }
-    const service = await startSampleService({ name: plan.service.name, cluster: plan.name, identity: identities.get(plan.service.name)!, gatewayId: gatewayIdentity.spiffeId.id });
-    planned.push({ plan, trustDomain, base, gatewayIdentity, identities, service, inboundPort: await freePort() });
-  }
-
+  const cp = await startLabControlPlane(dir, { organization: options.organization ?? 'Acme', domain: options.domain ?? 'acme.internal', keyFile });
+  const workloads: WorkloadIdentity[] = [];
+  const services: SampleService[] = [];
+  const children: ChildProcess[] = [];
   const clusters = new Map<string, LabCluster>();
-  const world: LabWorld = {
-    dir,
-    ca,
-    clusters,
-    policyFile,
-    close: async () => {
-      for (const cluster of clusters.values()) {
-        cluster.gateway.process.stdin?.end();
-        cluster.gateway.process.kill('SIGTERM');
-      }
-      await Promise.all([...clusters.values()].map((c) => (c.gateway.process.exitCode === null ? new Promise((r) => c.gateway.process.once('exit', r)) : undefined)));
-      await Promise.all(planned.map((p) => p.service.close()));
-    },
+  const close = async () => {
+    await Promise.all(children.map(stopChild));
+    await Promise.all(services.map((s) => s.close()));
+    workloads.forEach((w) => w.close());
+    await cp.stop();
   };
   try {
-    for (const p of planned) {
+    const policy = await activatePolicy(cp, readFileSync(options.policyFile ?? DEMO_POLICY, 'utf8'));
+    const policyFile = join(dir, 'policy', `policy-v${policy.version}.cedar`);
+    writeFileAtomic(policyFile, policy.text, 0o644);
+
+    const prepared = [];
+    for (const plan of topology) {
+      const apiServer = await createFakeApiServer(plan.name);
+      const { trustDomain } = await cp.call<{ trustDomain: string }>('POST', '/v1/clusters', { name: plan.name, k8s: { jwks: apiServer.jwks, issuer: apiServer.issuer } });
+      const base = join(dir, 'clusters', plan.name);
+      const gatewayEntry = await cp.call<RegistrationEntryRow>('POST', '/v1/entries', { cluster: plan.name, spiffeId: gatewaySpiffeId(trustDomain), gateway: true });
+      const joinToken = await cp.call<{ token: string }>('POST', '/v1/join-tokens', { entryId: gatewayEntry.id, ttlSeconds: 600 });
+      const joinTokenFile = join(base, 'gateway', 'join-token');
+      writeFileAtomic(joinTokenFile, joinToken.token + '\n', 0o600);
+      const identities = new Map<string, LabIdentity>();
+      for (const w of [plan.service, ...plan.workloads]) {
+        await cp.call('POST', '/v1/entries', { cluster: plan.name, spiffeId: spiffeIdFor(trustDomain, w.namespace, w.name), namespace: w.namespace, serviceAccount: w.name });
+        const attested = await attestWorkload(cp, apiServer, w.namespace, w.name, join(base, 'workloads', w.name));
+        workloads.push(attested.workload);
+        identities.set(w.name, attested.identity);
+      }
+      const service = await startSampleService({ name: plan.service.name, cluster: plan.name, identity: identities.get(plan.service.name)!, gatewayId: gatewaySpiffeId(trustDomain) });
+      services.push(service);
+      prepared.push({ plan, trustDomain, base, apiServer, identities, service, joinTokenFile, inboundPort: await freePort() });
+    }
+
+    for (const p of prepared) {
       const configPath = join(p.base, 'gateway', 'gateway.yaml');
       const auditPath = join(dir, 'audit', `gateway-${p.plan.name}.audit.jsonl`);
-      const peers = Object.fromEntries(
-        planned.filter((other) => other !== p).map((other) => [other.plan.name, { address: `127.0.0.1:${other.inboundPort}`, trustDomain: other.trustDomain }]),
-      );
+      const peers = Object.fromEntries(prepared.filter((o) => o !== p).map((o) => [o.plan.name, { address: `127.0.0.1:${o.inboundPort}`, trustDomain: o.trustDomain }]));
       const config = {
         cluster: p.plan.name,
         trustDomain: p.trustDomain,
-        identity: { cert: 'svid.pem', key: 'svid.key', bundle: 'bundle.pem' },
+        identity: { server: cp.url, bundle: cp.bundleFile, serverId: cp.spiffeId, joinTokenFile: p.joinTokenFile },
         inbound: { listen: `127.0.0.1:${p.inboundPort}` },
         outbound: { listen: '127.0.0.1:0' },
         peers,
@@ -188,19 +173,20 @@ export async function startLab(options: { dir: string; organization?: string; do
         audit: { file: auditPath },
       };
       writeFileAtomic(configPath, toYaml(config), 0o644);
-      const child = spawn(process.execPath, [CLI, 'gateway', '--config', configPath, '--stop-with-stdin'], { stdio: ['pipe', 'pipe', 'pipe'] });
-      const ready = await waitForReady(child, join(p.base, 'gateway', 'gateway.log'));
+      const { child, ready } = await spawnInterlock(['gateway', '--config', configPath], { logPath: join(p.base, 'gateway', 'gateway.log'), readyEvent: 'gateway.ready' });
+      children.push(child);
       clusters.set(p.plan.name, {
         name: p.plan.name,
         trustDomain: p.trustDomain,
         service: p.service,
+        apiServer: p.apiServer,
         identities: p.identities,
-        gateway: { spiffeId: p.gatewayIdentity.spiffeId.id, inbound: hostPort(ready.inbound), outbound: hostPort(ready.outbound), configPath, auditPath, process: child },
+        gateway: { spiffeId: String(ready.spiffeId), inbound: hostPort(ready.inbound), outbound: hostPort(ready.outbound), configPath, auditPath, joinTokenFile: p.joinTokenFile, process: child },
       });
     }
+    return { dir, controlPlane: cp, clusters, policyFile, policy, close };
   } catch (error) {
-    await world.close();
+    await close();
     throw error;
   }
-  return world;
 }

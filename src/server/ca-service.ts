@@ -161,9 +161,8 @@ export class CaService {
     return { cert, chainPem: certificatesToPem([cert, ca.cert]), row };
   }
 
-  async bundlePem(): Promise<string> {
-    const roots = await this.#store.listAuthorities({ kind: 'root' });
-    return roots.filter((r) => r.status !== 'retired').map((r) => r.certPem.trim() + '\n').join('');
+  bundlePem(): Promise<string> {
+    return bundlePemFromStore(this.#store);
   }
 
   async spiffeBundle(): Promise<SpiffeBundle> {
@@ -186,4 +185,10 @@ export class CaService {
 
 export function newEntryId(): string {
   return randomUUID();
+}
+
+/** The trust bundle (roots not retired) as PEM; needs no secret, so `interlock server bundle` can print it. */
+export async function bundlePemFromStore(store: StoreOps): Promise<string> {
+  const roots = await store.listAuthorities({ kind: 'root' });
+  return roots.filter((r) => r.status !== 'retired').map((r) => r.certPem.trim() + '\n').join('');
 }

@@ -89,6 +89,7 @@ test('a malformed policy file stops the gateway with IL_ERR_POLICY_INVALID and i
 
 test('a gateway whose key file cannot be read stops with IL_ERR_KEY_UNREADABLE', () => {
   const dir = tempDir();
+  writeFileSync(join(dir, 'p.cedar'), 'permit (principal, action, resource);\n');
   writeFileSync(
     join(dir, 'gateway.yaml'),
     ['cluster: east', 'trustDomain: east.acme.internal', 'identity: { cert: svid.pem, key: missing.key, bundle: bundle.pem }', 'inbound: { listen: "127.0.0.1:0" }', 'outbound: { listen: "127.0.0.1:0" }', 'policy: { file: p.cedar }', 'audit: { file: a.audit.jsonl }'].join('\n'),
@@ -125,11 +126,18 @@ test('lab up --demo --json runs every demo call with the expected outcome and ex
   assert.equal(result.status, 0, result.stderr + result.stdout.slice(0, 2000));
   const report = JSON.parse(result.stdout);
   assert.equal(report.ok, true);
-  assert.equal(report.scenarios.length, 9);
+  assert.equal(report.scenarios.length, 11);
   assert.deepEqual(
     report.scenarios.map((s: { outcome: string }) => s.outcome),
-    ['allow', 'allow', 'deny', 'deny', 'deny', 'deny', 'handshake-refused', 'handshake-refused', 'handshake-refused'],
+    ['allow', 'allow', 'deny', 'deny', 'deny', 'deny', 'handshake-refused', 'handshake-refused', 'deny', 'deny', 'handshake-refused'],
   );
-  assert.equal(report.audit.length, 3);
+  assert.deepEqual(
+    report.scenarios.filter((s: { code?: string }) => s.code?.startsWith('IL_ERR_ATTESTATION')).map((s: { code: string }) => s.code),
+    ['IL_ERR_ATTESTATION_TOKEN_USED', 'IL_ERR_ATTESTATION_K8S_INVALID'],
+  );
+  assert.equal(report.audit.length, 2);
   assert.ok(report.audit.every((a: { ok: boolean }) => a.ok));
+  assert.equal(report.controlPlane.audit.ok, true);
+  assert.equal(report.controlPlane.policyProposedBy, 'admin:alice');
+  assert.equal(report.controlPlane.policyActivatedBy, 'admin:bob');
 });

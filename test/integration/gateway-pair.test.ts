@@ -14,6 +14,7 @@ import { callThroughGateway, createWorkloadAgent } from '../../src/lab/workload-
 import { foreignCredentials, tryHandshake } from '../../src/lab/attackers.ts';
 import { createPrivateKey } from 'node:crypto';
 import { tempDir } from '../helpers/pki.ts';
+import { WorkloadIdentity } from '../../src/workload/identity.ts';
 
 // A policy that also permits POST, so a large streamed body can be shown to flow through.
 const POLICY = `
@@ -129,8 +130,14 @@ describe('a real gateway pair on loopback', () => {
 
   test('a peer gateway must carry a signed assertion bound to this very request', async () => {
     const east = world.clusters.get('east')!;
-    const gatewayCert = readFileSync(join(world.dir, 'clusters/east/gateway/svid.pem'), 'utf8');
-    const gatewayKey = readFileSync(join(world.dir, 'clusters/east/gateway/svid.key'), 'utf8');
+    // A second instance of east's gateway identity, attested with a fresh join token.
+    const cp = world.controlPlane;
+    const [gatewayEntry] = (await cp.call<Array<{ id: string; gateway: boolean }>>('GET', '/v1/entries?cluster=east')).filter((e) => e.gateway);
+    const joinToken = await cp.call<{ token: string }>('POST', '/v1/join-tokens', { entryId: gatewayEntry!.id });
+    const gatewayIdentity = await WorkloadIdentity.attest({ server: cp.url, bundlePem: cp.bundlePem, serverId: cp.spiffeId, attestation: { kind: 'join-token', token: joinToken.token } });
+    gatewayIdentity.close();
+    const gatewayCert = gatewayIdentity.current.certPem;
+    const gatewayKey = gatewayIdentity.current.keyPem;
     const agent = new https.Agent({ cert: gatewayCert, key: gatewayKey, ca: bundle(), checkServerIdentity: () => undefined });
     agents.push(agent);
     const missing = await callThroughGateway(agent, westIn(), { ...billing, method: 'GET', path: '/x' });
@@ -164,7 +171,7 @@ describe('a real gateway pair on loopback', () => {
   });
 
   test('an expired SVID is refused at the handshake', async () => {
-    const ca = await world.ca.loadClusterCa('east');
+    const ca = await world.controlPlane.stealClusterCa('east');
     const keys = await generateKeyPair();
     const twoHoursAgo = new Date(Date.now() - 2 * 3_600_000);
     const cert = await issueX509Svid(ca, { spiffeId: 'spiffe://east.acme.internal/ns/shop/sa/frontend', publicKey: keys.publicKey, ttlMs: 5 * 60_000, clock: fixedClock(twoHoursAgo) });

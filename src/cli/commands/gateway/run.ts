@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import { loadGatewayConfig } from '../../../gateway/config.ts';
 import { startGateway } from '../../../gateway/gateway.ts';
 import { createLogger } from '../../../telemetry/logger.ts';
-import { action } from '../../run.ts';
+import { action, runUntilStopped } from '../../run.ts';
 
 export function registerGateway(program: Command): void {
   program
@@ -15,22 +15,10 @@ export function registerGateway(program: Command): void {
         const config = loadGatewayConfig(options.config);
         const log = createLogger({ name: `gateway-${config.cluster}` });
         const gateway = await startGateway(config, { log });
-        await new Promise<void>((resolve) => {
-          let stopping = false;
-          const stop = (reason: string) => {
-            if (stopping) return;
-            stopping = true;
-            log.info({ event: 'gateway.stopping', reason }, 'gateway stopping');
-            // stdin is watched only to notice the lab going away; it must not keep the process alive.
-            process.stdin.destroy();
-            void gateway.close().then(resolve);
-          };
-          process.once('SIGTERM', () => stop('SIGTERM'));
-          process.once('SIGINT', () => stop('SIGINT'));
-          if (options.stopWithStdin) {
-            process.stdin.resume();
-            process.stdin.once('close', () => stop('parent gone'));
-          }
+        await runUntilStopped({
+          stopWithStdin: options.stopWithStdin === true,
+          onStop: (reason) => log.info({ event: 'gateway.stopping', reason }, 'gateway stopping'),
+          close: () => gateway.close(),
         });
       }),
     );

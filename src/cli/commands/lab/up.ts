@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { findAuditLogs, verifyAuditLog } from '../../../audit/verify.ts';
+import { verifyRecordChain } from '../../../audit/verify-records.ts';
 import { startLab, type LabWorld } from '../../../lab/world.ts';
 import { runScenarios } from '../../../lab/demo.ts';
 import { renderDemoReport, type DemoReport } from '../../../lab/report.ts';
@@ -17,13 +18,32 @@ function gatewaysOf(world: LabWorld): DemoReport['gateways'] {
   );
 }
 
+/** The control plane's chain, read through the API as an auditor would, verified record by record. */
+async function controlPlaneAudit(world: LabWorld) {
+  const records: unknown[] = [];
+  for (;;) {
+    const batch = await world.controlPlane.call<Array<{ seq: number }>>('GET', `/v1/audit?after=${records.length}&limit=1000`);
+    records.push(...batch);
+    if (batch.length < 1000) return verifyRecordChain(records);
+  }
+}
+
 async function runDemo(world: LabWorld): Promise<DemoReport> {
   const scenarios = await runScenarios(world);
   const audit = findAuditLogs(world.dir).map((path) => verifyAuditLog(path));
+  const cpAudit = await controlPlaneAudit(world);
   return {
-    ok: scenarios.every((s) => s.ok) && audit.every((a) => a.ok),
+    ok: scenarios.every((s) => s.ok) && audit.every((a) => a.ok) && cpAudit.ok,
     dir: world.dir,
     policyFile: world.policyFile,
+    controlPlane: {
+      url: world.controlPlane.url,
+      spiffeId: world.controlPlane.spiffeId,
+      policyVersion: world.policy.version,
+      policyProposedBy: world.policy.proposedBy,
+      policyActivatedBy: world.policy.decidedBy,
+      audit: cpAudit,
+    },
     gateways: gatewaysOf(world),
     scenarios,
     audit,
@@ -54,6 +74,8 @@ export function registerLabUp(lab: Command): void {
           [
             `lab running in ${world.dir}`,
             ...Object.entries(gatewaysOf(world)).map(([name, g]) => `  ${name}: inbound ${g.inbound}, outbound ${g.outbound}`),
+            '',
+            `control plane ${world.controlPlane.url}; admin token in ${world.dir}/control-plane/admin.token, bundle in ${world.controlPlane.bundleFile}`,
             '',
             'call west\'s billing as east\'s frontend:',
             `  curl --cert ${east.identities.get('frontend')!.files.cert} --key ${east.identities.get('frontend')!.files.key} \\`,

@@ -1,0 +1,81 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { stringify as toYaml } from 'yaml';
+import { apiRequest, type ApiConnection } from '../client/api.ts';
+import { systemClock } from '../clock.ts';
+import type { ClusterCa } from '../pki/certificates.ts';
+import { resolveKeySecret } from '../pki/key-protection.ts';
+import { CaService } from '../server/ca-service.ts';
+import { openStore } from '../store/open.ts';
+import { exportBundle } from '../cli/commands/server/bundle.ts';
+import { writeFileAtomic } from '../util/files.ts';
+import { freePort } from './free-port.ts';
+import { spawnInterlock, stopChild } from './process.ts';
+
+export interface LabControlPlane {
+  readonly url: string;
+  readonly spiffeId: string;
+  readonly bundlePem: string;
+  readonly bundleFile: string;
+  readonly configPath: string;
+  /** The bootstrap admin (operator, key-custodian, auditor). */
+  readonly admin: ApiConnection;
+  readonly process: ChildProcess;
+  call<T>(method: string, path: string, body?: unknown, as?: ApiConnection): Promise<T>;
+  /**
+   * A cluster's intermediate CA with its private key, read from the store
+   * with the CA secret: what an attacker who stole both would hold. The demo
+   * and tests use it to forge certificates that the trust model must refuse.
+   */
+  stealClusterCa(cluster: string): Promise<ClusterCa>;
+  stop(): Promise<void>;
+}
+
+/** Starts `interlock server` on loopback with an SQLite store in the lab folder. */
+export async function startLabControlPlane(dir: string, options: { organization: string; domain: string; keyFile: string }): Promise<LabControlPlane> {
+  const base = join(dir, 'control-plane');
+  const configPath = join(base, 'server.yaml');
+  const storeSpec = `sqlite:${join(base, 'interlock.db')}`;
+  writeFileAtomic(
+    configPath,
+    toYaml({
+      listen: `127.0.0.1:${await freePort()}`,
+      store: storeSpec,
+      organization: options.organization,
+      domain: options.domain,
+      secret: { keyFile: options.keyFile },
+    }),
+    0o644,
+  );
+  const tokenFile = join(base, 'admin.token');
+  const { child, ready } = await spawnInterlock(['server', '--config', configPath, '--bootstrap-admin-token-file', tokenFile], {
+    logPath: join(base, 'server.log'),
+    readyEvent: 'server.ready',
+  });
+  const bundlePem = await exportBundle(storeSpec);
+  const bundleFile = join(base, 'bundle.pem');
+  writeFileAtomic(bundleFile, bundlePem, 0o644);
+  const url = String(ready.url);
+  const spiffeId = String(ready.spiffeId);
+  const admin: ApiConnection = { server: url, bundlePem, serverId: spiffeId, token: readFileSync(tokenFile, 'utf8').trim() };
+  return {
+    url,
+    spiffeId,
+    bundlePem,
+    bundleFile,
+    configPath,
+    admin,
+    process: child,
+    stealClusterCa: async (cluster) => {
+      const store = await openStore(storeSpec);
+      try {
+        return await new CaService(store, resolveKeySecret({ keyFile: options.keyFile }), systemClock).clusterCa(cluster);
+      } finally {
+        await store.close();
+      }
+    },
+    call: async <T>(method: string, path: string, body?: unknown, as: ApiConnection = admin) => (await apiRequest<T>(as, method, path, body)).body,
+    stop: () => stopChild(child),
+  };
+}
