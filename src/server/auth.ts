@@ -69,6 +69,7 @@ export function installAuth(app: FastifyInstance, store: Store): void {
     request.caller = { ...(svid ? { svid } : {}), ...(admin ? { admin } : {}) };
   });
   app.addHook('preHandler', async (request) => {
+    if (request.is404) return; // no route: the not-found handler answers, with nothing to protect
     const auth = request.routeOptions.config.auth ?? { kind: 'roles', roles: [] };
     if (auth.kind === 'public') return;
     if (auth.kind === 'svid') {

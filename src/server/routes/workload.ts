@@ -48,7 +48,8 @@ export function registerWorkloadRoutes(app: FastifyInstance, deps: ServerDeps): 
     { config: { auth: SVID }, schema: { querystring: { type: 'object', additionalProperties: false, properties: { after: { type: 'integer', minimum: 0 } } } } },
     async (request, reply) => {
       const header = Number(request.headers['last-event-id']);
-      let after = Number.isInteger(header) && header >= 0 ? header : (request.query.after ?? deps.events.lastId);
+      // A client without Last-Event-ID or ?after starts from now: it fetched the current state when it started.
+      let after = Number.isInteger(header) && header >= 0 ? header : (request.query.after ?? (await deps.store.latestEventId()));
       reply.hijack();
       const out = reply.raw;
       out.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
