@@ -1,4 +1,4 @@
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
 import { InterlockError, toInterlockError } from '../errors.ts';
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../telemetry/logger.ts';
@@ -56,7 +56,8 @@ export function buildApp(deps: ServerDeps, tls: TlsMaterial): FastifyInstance {
       rejectUnauthorized: false,
     },
     loggerInstance: deps.log,
-    disableRequestLogging: true,
+    // Requests are recorded in the audit chain; per-request info lines would only duplicate them.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 256 * 1024,
     // Watch streams are long-lived; closing the server must not wait for them.
     forceCloseConnections: true,
