@@ -21,6 +21,8 @@ export function buildProgram(): Command {
     .description('Interlock: mTLS 1.3 with SPIFFE identities, Cedar policy and a tamper-evident audit chain between Kubernetes clusters')
     .version('0.1.0')
     .exitOverride()
+    // Options belong to the command they follow, so `server --config` and `server bundle --config` do not clash.
+    .enablePositionalOptions()
     // Usage errors follow the same one-line format as every other error.
     .configureOutput({
       outputError: (message, write) => write(`interlock: error IL_ERR_USAGE: ${message.replace(/^error: /, '').trim()} (hint: add --help for usage)\n`),

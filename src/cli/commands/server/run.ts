@@ -1,4 +1,5 @@
 import { Option, type Command } from 'commander';
+import { InterlockError } from '../../../errors.ts';
 import { loadServerConfig, storeSpecWithPassword } from '../../../server/config.ts';
 import { createLogger } from '../../../telemetry/logger.ts';
 import { resolveKeySecret } from '../../../pki/key-protection.ts';
@@ -9,11 +10,13 @@ export function registerServer(program: Command): void {
   const server = program
     .command('server')
     .description('run the control plane: CA, registration, attestation, watch stream and admin API (docs/control-plane.md)')
-    .requiredOption('--config <file>', 'server configuration (YAML or JSON)')
+    // Not requiredOption: `server bundle --config` must reach the subcommand.
+    .option('--config <file>', 'server configuration (YAML or JSON); required')
     .option('--bootstrap-admin-token-file <file>', 'on an empty store, create admin "admin" (operator, key-custodian, auditor) and write its token here')
     .addOption(new Option('--stop-with-stdin', 'stop when standard input closes (used by the lab)').hideHelp())
     .action(
-      action(async (options: { config: string; bootstrapAdminTokenFile?: string; stopWithStdin?: boolean }) => {
+      action(async (options: { config?: string; bootstrapAdminTokenFile?: string; stopWithStdin?: boolean }) => {
+        if (!options.config) throw new InterlockError('IL_ERR_USAGE', "required option '--config <file>' not specified", { field: '--config' });
         const config = loadServerConfig(options.config);
         const secret = resolveKeySecret({ ...config.secret, env: process.env });
         const log = createLogger({ name: 'server' });
