@@ -39,6 +39,8 @@ export interface WorkloadIdentityOptions {
   readonly retry?: { readonly initialMs: number; readonly maxMs: number };
 }
 
+const MIN_RENEWAL_INTERVAL_MS = 1_000;
+
 interface IssuedIdentity {
   spiffeId: string;
   serial: string;
@@ -127,7 +129,9 @@ export class WorkloadIdentity extends EventEmitter<WorkloadIdentityEvents> {
     );
     this.#current = next;
     this.emit('rotated', next);
-    this.#schedule(this.#renewalDelay());
+    // A local clock far ahead of the CA's would make every fresh SVID look
+    // past half-life; the floor keeps that from becoming a renewal storm.
+    this.#schedule(Math.max(this.#renewalDelay(), MIN_RENEWAL_INTERVAL_MS));
     return next;
   }
 
