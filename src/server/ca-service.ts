@@ -22,6 +22,7 @@ export interface OrgSettings {
 
 const ORG_SETTING = 'org';
 const BACKDATE_MS = 30_000;
+const INITIALIZE_TIMEOUT_MS = 30_000;
 
 export interface SignedSvid {
   readonly cert: x509.X509Certificate;
@@ -50,18 +51,32 @@ export class CaService {
     return (await this.#store.getSetting(ORG_SETTING)) as OrgSettings | undefined;
   }
 
-  /** Creates the root CA once; later calls check the secret opens it. Safe to race between replicas. */
+  /**
+   * Creates the root CA once; later calls check the secret opens it. Replicas
+   * starting together on an empty database race here, so creation runs under
+   * runExclusive (a PostgreSQL advisory lock) and the losers wait for the
+   * winner's root instead of minting a second one.
+   */
   async initialize(org: OrgSettings, actor: string): Promise<void> {
     parseTrustDomain(org.domain, 'domain');
-    const existing = await this.#store.listAuthorities({ kind: 'root' });
-    if (existing.length > 0) {
-      await this.#unseal(existing[0]!);
-      return;
+    const deadline = Date.now() + INITIALIZE_TIMEOUT_MS;
+    while (Date.now() < deadline) {
+      const [existing] = await this.#store.listAuthorities({ kind: 'root' });
+      if (existing) {
+        await this.#unseal(existing);
+        return;
+      }
+      const outcome = await this.#store.runExclusive('ca-initialize', () => this.#createRoot(org, actor));
+      if (!outcome.ran) await new Promise((resolve) => setTimeout(resolve, 100));
     }
+    throw new InterlockError('IL_ERR_STORE_UNAVAILABLE', 'timed out waiting for another replica to create the root CA', { field: 'store' });
+  }
+
+  async #createRoot(org: OrgSettings, actor: string): Promise<void> {
+    if ((await this.#store.listAuthorities({ kind: 'root' })).length > 0) return;
     const root = await createRootCa({ organization: org.organization, clock: this.#clock });
     const row = await this.#authorityRow(root, 'root', null, 'root');
     await this.#store.transaction(async (tx) => {
-      if ((await tx.listAuthorities({ kind: 'root' })).length > 0) return;
       await tx.putSetting(ORG_SETTING, org);
       await tx.putAuthority(row);
       await tx.appendAudit({ type: 'ca.created', actor, data: { organization: org.organization, domain: org.domain, rootSerial: row.serial, notAfter: row.notAfter } }, this.#now());

@@ -37,17 +37,19 @@ export const BOOTSTRAP_ADMIN = 'admin';
 const BOOTSTRAP_ROLES: AdminRole[] = ['operator', 'key-custodian', 'auditor'];
 
 async function bootstrapAdmin(store: Store, clock: Clock, tokenFile: string): Promise<boolean> {
-  if ((await store.listAdmins()).length > 0) return false;
-  const token = newSecret('iladm');
-  const at = clock.now().toISOString();
-  const created = await store.transaction(async (tx) => {
-    if ((await tx.listAdmins()).length > 0) return false; // another replica bootstrapped first
-    await tx.insertAdmin({ name: BOOTSTRAP_ADMIN, roles: BOOTSTRAP_ROLES, tokenHash: hashSecret(token), disabled: false, createdAt: at, createdBy: 'bootstrap' });
-    await tx.appendAudit({ type: 'admin.created', actor: 'bootstrap', data: { name: BOOTSTRAP_ADMIN, roles: BOOTSTRAP_ROLES } }, at);
+  // Serialised across replicas, like root creation: only one may create the first admin.
+  const outcome = await store.runExclusive('bootstrap-admin', async () => {
+    if ((await store.listAdmins()).length > 0) return false;
+    const token = newSecret('iladm');
+    const at = clock.now().toISOString();
+    await store.transaction(async (tx) => {
+      await tx.insertAdmin({ name: BOOTSTRAP_ADMIN, roles: BOOTSTRAP_ROLES, tokenHash: hashSecret(token), disabled: false, createdAt: at, createdBy: 'bootstrap' });
+      await tx.appendAudit({ type: 'admin.created', actor: 'bootstrap', data: { name: BOOTSTRAP_ADMIN, roles: BOOTSTRAP_ROLES } }, at);
+    });
+    writeFileAtomic(tokenFile, token + '\n', 0o600);
     return true;
   });
-  if (created) writeFileAtomic(tokenFile, token + '\n', 0o600);
-  return created;
+  return outcome.ran && outcome.result;
 }
 
 /**

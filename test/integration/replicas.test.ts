@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { stringify as toYaml } from 'yaml';
@@ -32,7 +32,7 @@ describe('two control plane replicas on one PostgreSQL database', () => {
   const startReplica = async (name: string, bootstrap: boolean): Promise<Replica> => {
     const configPath = join(dir, `${name}.yaml`);
     writeFileSync(configPath, toYaml({ listen: `127.0.0.1:${await freePort()}`, store: postgres.url, organization: 'Acme', domain: 'acme.internal', secret: { keyFile: join(dir, 'ca.key') } }));
-    const args = ['server', '--config', configPath, ...(bootstrap ? ['--bootstrap-admin-token-file', join(dir, 'admin.token')] : [])];
+    const args = ['server', '--config', configPath, ...(bootstrap ? ['--bootstrap-admin-token-file', join(dir, `admin-${name}.token`)] : [])];
     const { child, ready } = await spawnInterlock(args, { logPath: join(dir, `${name}.log`), readyEvent: 'server.ready', timeoutMs: 60_000 });
     const replica = { url: String(ready.url), child };
     replicas.push(replica);
@@ -43,10 +43,13 @@ describe('two control plane replicas on one PostgreSQL database', () => {
     postgres = await startTestPostgres();
     dir = tempDir('interlock-replicas-');
     writeFileSync(join(dir, 'ca.key'), generateKeyFileContent(), { mode: 0o600 });
-    // Both start at once against an empty database: migrations and CA creation must not collide.
-    await Promise.all([startReplica('a', true), startReplica('b', false)]);
+    // Both start at once against an empty database, both asked to bootstrap:
+    // migrations, root CA creation and the first admin must each happen once.
+    await Promise.all([startReplica('a', true), startReplica('b', true)]);
     bundlePem = await exportBundle(postgres.url);
-    admin = { server: replicas[0]!.url, bundlePem, token: readFileSync(join(dir, 'admin.token'), 'utf8').trim() };
+    const tokens = ['a', 'b'].map((name) => join(dir, `admin-${name}.token`)).filter((file) => existsSync(file));
+    assert.equal(tokens.length, 1, 'exactly one replica creates the bootstrap admin');
+    admin = { server: replicas[0]!.url, bundlePem, token: readFileSync(tokens[0]!, 'utf8').trim() };
     k8s = await createFakeApiServer('east');
     await apiRequest(admin, 'POST', '/v1/clusters', { name: 'east', k8s: { jwks: k8s.jwks, issuer: k8s.issuer } });
     await apiRequest(admin, 'POST', '/v1/entries', { cluster: 'east', spiffeId: 'spiffe://east.acme.internal/ns/shop/sa/frontend', namespace: 'shop', serviceAccount: 'frontend' });
