@@ -13,6 +13,7 @@ import { registerPolicy } from './commands/policy/policy.ts';
 import { registerGateway } from './commands/gateway/run.ts';
 import { registerServer } from './commands/server/run.ts';
 import { registerAuditVerify } from './commands/audit/verify.ts';
+import { registerAuditVerifyRemote } from './commands/audit/verify-remote.ts';
 import { registerLabUp } from './commands/lab/up.ts';
 import { reportError } from './run.ts';
 
@@ -48,6 +49,7 @@ export function buildProgram(): Command {
 
   const audit = program.command('audit').description('the hash-chained audit log');
   registerAuditVerify(audit);
+  registerAuditVerifyRemote(audit);
 
   const lab = program.command('lab').description('a whole multi-cluster world on one machine');
   registerLabUp(lab);

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { findAuditLogs, verifyAuditLog } from '../../../audit/verify.ts';
 import { verifyRecordChain } from '../../../audit/verify-records.ts';
+import { fetchControlPlaneAudit } from '../../../client/audit.ts';
 import { startLab, type LabWorld } from '../../../lab/world.ts';
 import { runScenarios } from '../../../lab/demo.ts';
 import { renderDemoReport, type DemoReport } from '../../../lab/report.ts';
@@ -20,12 +21,7 @@ function gatewaysOf(world: LabWorld): DemoReport['gateways'] {
 
 /** The control plane's chain, read through the API as an auditor would, verified record by record. */
 async function controlPlaneAudit(world: LabWorld) {
-  const records: unknown[] = [];
-  for (;;) {
-    const batch = await world.controlPlane.call<Array<{ seq: number }>>('GET', `/v1/audit?after=${records.length}&limit=1000`);
-    records.push(...batch);
-    if (batch.length < 1000) return verifyRecordChain(records);
-  }
+  return verifyRecordChain(await fetchControlPlaneAudit(world.controlPlane.admin));
 }
 
 async function runDemo(world: LabWorld): Promise<DemoReport> {
