@@ -48,6 +48,10 @@ export const ERRORS = {
   IL_ERR_POLICY_INVALID: { status: 400, title: 'A policy file is not valid Cedar' },
   IL_ERR_POLICY_DENIED: { status: 403, title: 'The policy does not allow this call' },
   IL_ERR_POLICY_EVALUATION_FAILED: { status: 403, title: 'Policy evaluation failed, so the call is denied (fail closed)' },
+  IL_ERR_POLICY_EXPIRED: { status: 403, title: "The gateway's policy bundle has expired and could not be refreshed, so every call is denied (fail closed)" },
+  IL_ERR_POLICY_UNAVAILABLE: { status: 403, title: 'The gateway has no valid policy bundle yet, so every call is denied (fail closed)' },
+  IL_ERR_POLICY_BUNDLE_INVALID: { status: 400, title: 'A policy bundle is malformed, its signature does not verify, or its signer is not the control plane' },
+  IL_ERR_POLICY_BUNDLE_DOWNGRADE: { status: 409, title: 'A policy bundle is older than the one the gateway already enforces' },
 
   IL_ERR_ROUTE_INVALID_HOST: { status: 400, title: 'The request does not name a target as <service>.<cluster>.interlock' },
   IL_ERR_ROUTE_UNKNOWN_CLUSTER: { status: 404, title: 'The request names a cluster this gateway has no peer for' },

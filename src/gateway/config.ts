@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { loadConfigFile, resolveFrom } from '../config/load.ts';
 import { checkClusterName } from '../pki/authority.ts';
+import { InterlockError } from '../errors.ts';
 
 /**
  * The gateway's configuration: one cluster's edge. Relative file paths are
@@ -58,10 +59,28 @@ export const gatewayConfigSchema = z.strictObject({
         upstream: z.url({ protocol: /^https?$/ }),
         /** The SPIFFE ID the upstream must present when upstream is https. */
         id: z.string().startsWith('spiffe://').optional(),
+        /** Data classification, given to policies as resource.classification. */
+        classification: z.enum(['public', 'internal', 'confidential', 'restricted']).optional(),
       }),
     )
     .default({}),
-  policy: z.strictObject({ file: z.string().min(1) }),
+  policy: z.union([
+    /** A local Cedar file: no signature, no expiry; for development and the offline CA flow. */
+    z.strictObject({ file: z.string().min(1) }),
+    /** Signed bundles from the control plane named in `identity` (which must then be attested). */
+    z.strictObject({
+      controlPlane: z
+        .strictObject({
+          /** Re-fetch the bundle this often even without a watch event, so its expiry keeps moving. */
+          refreshMs: z.number().int().min(1_000).max(3_600_000).default(60_000),
+          /** How often to report enforced versions and dry-run disagreements. */
+          reportMs: z.number().int().min(1_000).max(3_600_000).default(15_000),
+        })
+        .default({ refreshMs: 60_000, reportMs: 15_000 }),
+    }),
+  ]),
+  /** Health and readiness over plain HTTP; bind to loopback or a pod-local address. */
+  admin: z.strictObject({ listen: hostPort }).optional(),
   audit: z.strictObject({ file: z.string().min(1) }),
   limits: z
     .strictObject({
@@ -79,6 +98,9 @@ export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;
 
 export function loadGatewayConfig(path: string): GatewayConfig {
   const config = loadConfigFile(path, gatewayConfigSchema.transform((c) => withResolvedPaths(c, path)));
+  if ('controlPlane' in config.policy && 'cert' in config.identity) {
+    throw new InterlockError('IL_ERR_CONFIG_INVALID', `${path}: policy from the control plane needs identity from the control plane (server, bundle, joinTokenFile or k8sTokenFile)`, { field: 'policy.controlPlane' });
+  }
   return config;
 }
 
@@ -94,7 +116,7 @@ function withResolvedPaths(config: GatewayConfig, path: string): GatewayConfig {
             ...(config.identity.joinTokenFile ? { joinTokenFile: resolveFrom(path, config.identity.joinTokenFile) } : {}),
             ...(config.identity.k8sTokenFile ? { k8sTokenFile: resolveFrom(path, config.identity.k8sTokenFile) } : {}),
           },
-    policy: { file: resolveFrom(path, config.policy.file) },
+    policy: 'file' in config.policy ? { file: resolveFrom(path, config.policy.file) } : config.policy,
     audit: { file: resolveFrom(path, config.audit.file) },
   };
 }

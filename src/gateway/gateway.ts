@@ -8,7 +8,10 @@ import type { Logger } from '../telemetry/logger.ts';
 import { splitHostPort, type GatewayConfig } from './config.ts';
 import { createInboundServer } from './inbound.ts';
 import { createOutboundServer } from './outbound.ts';
-import { openIdentitySource } from './identity-source.ts';
+import { openIdentitySource, type IdentitySource } from './identity-source.ts';
+import { PolicyState } from './policy-state.ts';
+import { startPolicySync } from './policy-sync.ts';
+import { startAdminServer } from './admin.ts';
 
 export interface RunningGateway {
   readonly cluster: string;
@@ -16,6 +19,9 @@ export interface RunningGateway {
   /** host:port actually bound (port 0 in the config picks a free one). */
   readonly inbound: string;
   readonly outbound: string;
+  /** host:port of the admin (health) listener, if configured. */
+  readonly admin: string | null;
+  readonly policy: PolicyState;
   close(): Promise<void>;
 }
 
@@ -42,14 +48,34 @@ function closeServer(server: Server): Promise<void> {
  * One cluster's gateway: everything is loaded and checked before a port
  * opens, so a bad certificate or policy stops start-up instead of serving.
  */
+async function startPolicy(config: GatewayConfig, source: IdentitySource, state: PolicyState, clock: Clock, log: Logger): Promise<() => void> {
+  if ('file' in config.policy) {
+    state.loadFile(new PolicyDecisionPoint(await loadPolicyFile(config.policy.file), clock));
+    return () => undefined;
+  }
+  const identity = config.identity as Extract<GatewayConfig['identity'], { server: string }>;
+  const sync = await startPolicySync({
+    server: identity.server,
+    ...(identity.serverId ? { serverId: identity.serverId } : {}),
+    identity: source,
+    state,
+    clock,
+    log,
+    refreshMs: config.policy.controlPlane.refreshMs,
+    reportMs: config.policy.controlPlane.reportMs,
+  });
+  return () => sync.close();
+}
+
 export async function startGateway(config: GatewayConfig, options: { log: Logger; clock?: Clock }): Promise<RunningGateway> {
   const clock = options.clock ?? systemClock;
-  const pdp = new PolicyDecisionPoint(await loadPolicyFile(config.policy.file), clock);
   const audit = new AuditLog(config.audit.file, clock);
   const source = await openIdentitySource(config, options.log);
+  const policy = new PolicyState(config.cluster, clock, options.log);
+  const stopPolicy = await startPolicy(config, source, policy, clock, options.log);
   const identity = source.current;
   const deps = { config, identity, audit, clock, log: options.log };
-  const inboundListener = createInboundServer({ ...deps, pdp });
+  const inboundListener = createInboundServer({ ...deps, policy });
   const outboundListener = createOutboundServer(deps);
   source.onRotate((next) => {
     inboundListener.rotate(next);
@@ -57,17 +83,24 @@ export async function startGateway(config: GatewayConfig, options: { log: Logger
   });
   const inbound = await listen(inboundListener.server, config.inbound.listen);
   const outbound = await listen(outboundListener.server, config.outbound.listen);
-  options.log.info({ event: 'gateway.ready', cluster: config.cluster, spiffeId: identity.spiffeId.id, inbound, outbound }, 'gateway ready');
+  const admin = config.admin ? await startAdminServer({ listen: splitHostPort(config.admin.listen), cluster: config.cluster, policy, identity: source }) : undefined;
+  options.log.info(
+    { event: 'gateway.ready', cluster: config.cluster, spiffeId: identity.spiffeId.id, inbound, outbound, admin: admin?.address ?? null, policy: policy.describe() },
+    'gateway ready',
+  );
   return {
     cluster: config.cluster,
     spiffeId: identity.spiffeId.id,
     inbound,
     outbound,
+    admin: admin?.address ?? null,
+    policy,
     close: async () => {
+      stopPolicy();
       source.close();
       inboundListener.close();
       outboundListener.close();
-      await Promise.all([closeServer(inboundListener.server), closeServer(outboundListener.server)]);
+      await Promise.all([closeServer(inboundListener.server), closeServer(outboundListener.server), admin?.close()]);
     },
   };
 }

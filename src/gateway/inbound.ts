@@ -5,7 +5,7 @@ import type { TLSSocket } from 'node:tls';
 import { InterlockError, toInterlockError } from '../errors.ts';
 import type { Clock } from '../clock.ts';
 import { isGatewayId, type SpiffeId } from '../identity/spiffe-id.ts';
-import type { PolicyDecisionPoint } from '../policy/pdp.ts';
+import type { PolicyState } from './policy-state.ts';
 import type { AuditLog } from '../audit/chain-file.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { GatewayConfig } from './config.ts';
@@ -25,7 +25,7 @@ export const AUDIT_REF_HEADER = 'interlock-audit-ref';
 export interface InboundDeps {
   readonly config: GatewayConfig;
   readonly identity: TlsIdentity;
-  readonly pdp: PolicyDecisionPoint;
+  readonly policy: PolicyState;
   readonly audit: AuditLog;
   readonly clock: Clock;
   readonly log: Logger;
@@ -66,7 +66,7 @@ export interface GatewayListener {
 }
 
 export function createInboundServer(deps: InboundDeps): GatewayListener {
-  const { config, identity, pdp, audit, clock, log } = deps;
+  const { config, identity, policy, audit, clock, log } = deps;
   let upstreams = buildUpstreams(config, identity);
   const clustersByDomain = peerClusters(config);
 
@@ -101,7 +101,7 @@ export function createInboundServer(deps: InboundDeps): GatewayListener {
         clock,
       });
       record = { ...record, principal: principal.id, resource: `${config.cluster}/${target.service}` };
-      const decision = pdp.decide({
+      const decision = policy.decide({
         principal: {
           id: principal.id,
           trustDomain: principal.trustDomain,
@@ -115,7 +115,7 @@ export function createInboundServer(deps: InboundDeps): GatewayListener {
       const written = audit.append({
         type: 'policy.decision',
         actor: peer.id,
-        data: { ...record, decision: decision.allowed ? 'allow' : 'deny', policyIds: decision.policyIds, reason: decision.reason },
+        data: { ...record, decision: decision.allowed ? 'allow' : 'deny', policyVersion: decision.version, policyIds: decision.policyIds, reason: decision.reason, ...(decision.errorCode ? { code: decision.errorCode } : {}) },
       });
       const ref = { [AUDIT_REF_HEADER]: `${config.cluster}:${written.seq}` };
       if (!decision.allowed) {

@@ -33,7 +33,7 @@ export interface LabControlPlane {
 }
 
 /** Starts `interlock server` on loopback with an SQLite store in the lab folder. */
-export async function startLabControlPlane(dir: string, options: { organization: string; domain: string; keyFile: string }): Promise<LabControlPlane> {
+export async function startLabControlPlane(dir: string, options: { organization: string; domain: string; keyFile: string; bundleTtlMs?: number }): Promise<LabControlPlane> {
   const base = join(dir, 'control-plane');
   const configPath = join(base, 'server.yaml');
   const storeSpec = `sqlite:${join(base, 'interlock.db')}`;
@@ -45,6 +45,7 @@ export async function startLabControlPlane(dir: string, options: { organization:
       organization: options.organization,
       domain: options.domain,
       secret: { keyFile: options.keyFile },
+      ...(options.bundleTtlMs ? { policy: { bundleTtlMs: options.bundleTtlMs } } : {}),
     }),
     0o644,
   );

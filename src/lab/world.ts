@@ -36,6 +36,8 @@ export interface LabGateway {
   readonly spiffeId: string;
   readonly inbound: { host: string; port: number };
   readonly outbound: { host: string; port: number };
+  /** Health and readiness (plain HTTP on loopback). */
+  readonly admin: { host: string; port: number };
   readonly configPath: string;
   readonly auditPath: string;
   /** The join token file the gateway attested with (single-use: now spent). */
@@ -112,7 +114,19 @@ async function attestWorkload(cp: LabControlPlane, api: FakeApiServer, namespace
   return { identity, workload };
 }
 
-export async function startLab(options: { dir: string; organization?: string; domain?: string; topology?: readonly ClusterPlan[]; policyFile?: string }): Promise<LabWorld> {
+export interface LabOptions {
+  readonly dir: string;
+  readonly organization?: string;
+  readonly domain?: string;
+  readonly topology?: readonly ClusterPlan[];
+  readonly policyFile?: string;
+  /** How long signed policy bundles stay valid (default 24 h); tests shorten it to watch gateways fail closed. */
+  readonly bundleTtlMs?: number;
+  /** How often gateways re-fetch the bundle without a watch event (default 60 s). */
+  readonly policyRefreshMs?: number;
+}
+
+export async function startLab(options: LabOptions): Promise<LabWorld> {
   const dir = resolve(options.dir);
   const topology = options.topology ?? DEMO_TOPOLOGY;
   prepareDir(dir);
@@ -120,7 +134,7 @@ export async function startLab(options: { dir: string; organization?: string; do
   // keeps that secret apart from the state folder (see docs/control-plane.md).
   const keyFile = join(dir, 'secrets', 'ca.key');
   writeFileAtomic(keyFile, generateKeyFileContent(), 0o600);
-  const cp = await startLabControlPlane(dir, { organization: options.organization ?? 'Acme', domain: options.domain ?? 'acme.internal', keyFile });
+  const cp = await startLabControlPlane(dir, { organization: options.organization ?? 'Acme', domain: options.domain ?? 'acme.internal', keyFile, ...(options.bundleTtlMs ? { bundleTtlMs: options.bundleTtlMs } : {}) });
   const workloads: WorkloadIdentity[] = [];
   const services: SampleService[] = [];
   const children: ChildProcess[] = [];
@@ -133,6 +147,7 @@ export async function startLab(options: { dir: string; organization?: string; do
   };
   try {
     const policy = await activatePolicy(cp, readFileSync(options.policyFile ?? DEMO_POLICY, 'utf8'));
+    // Gateways fetch the signed bundle themselves; this copy is for people reading the lab folder.
     const policyFile = join(dir, 'policy', `policy-v${policy.version}.cedar`);
     writeFileAtomic(policyFile, policy.text, 0o644);
 
@@ -169,7 +184,8 @@ export async function startLab(options: { dir: string; organization?: string; do
         outbound: { listen: '127.0.0.1:0' },
         peers,
         services: { [p.plan.service.name]: { upstream: `https://127.0.0.1:${p.service.port}`, id: p.identities.get(p.plan.service.name)!.spiffeId.id } },
-        policy: { file: policyFile },
+        policy: { controlPlane: { refreshMs: options.policyRefreshMs ?? 60_000, reportMs: 5_000 } },
+        admin: { listen: '127.0.0.1:0' },
         audit: { file: auditPath },
       };
       writeFileAtomic(configPath, toYaml(config), 0o644);
@@ -181,7 +197,7 @@ export async function startLab(options: { dir: string; organization?: string; do
         service: p.service,
         apiServer: p.apiServer,
         identities: p.identities,
-        gateway: { spiffeId: String(ready.spiffeId), inbound: hostPort(ready.inbound), outbound: hostPort(ready.outbound), configPath, auditPath, joinTokenFile: p.joinTokenFile, process: child },
+        gateway: { spiffeId: String(ready.spiffeId), inbound: hostPort(ready.inbound), outbound: hostPort(ready.outbound), admin: hostPort(ready.admin), configPath, auditPath, joinTokenFile: p.joinTokenFile, process: child },
       });
     }
     return { dir, controlPlane: cp, clusters, policyFile, policy, close };

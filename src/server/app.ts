@@ -7,16 +7,19 @@ import { actorOf, installAuth } from './auth.ts';
 import type { CaService } from './ca-service.ts';
 import type { IdentityService } from './identity-service.ts';
 import type { EventTail } from './event-tail.ts';
+import type { PolicyService } from './policy-service.ts';
 import { registerPublicRoutes } from './routes/public.ts';
 import { registerWorkloadRoutes } from './routes/workload.ts';
 import { registerRegistryRoutes } from './routes/registry.ts';
 import { registerGovernanceRoutes } from './routes/governance.ts';
+import { registerPolicyBundleRoutes } from './routes/policy-bundles.ts';
 
 export interface ServerDeps {
   readonly store: Store;
   readonly ca: CaService;
   readonly identities: IdentityService;
   readonly events: EventTail;
+  readonly policies: PolicyService;
   readonly clock: Clock;
   readonly log: Logger;
 }
@@ -97,5 +100,6 @@ export function buildApp(deps: ServerDeps, tls: TlsMaterial): FastifyInstance {
   registerWorkloadRoutes(app, deps);
   registerRegistryRoutes(app, deps);
   registerGovernanceRoutes(app, deps);
+  registerPolicyBundleRoutes(app, deps);
   return app;
 }

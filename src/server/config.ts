@@ -28,6 +28,12 @@ export const serverConfigSchema = z.strictObject({
       certTtlMs: z.number().int().min(300_000).max(7 * 86_400_000).default(86_400_000),
     })
     .default({ dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], certTtlMs: 86_400_000 }),
+  policy: z
+    .strictObject({
+      /** How long a signed bundle stays valid: how long gateways survive without the control plane. */
+      bundleTtlMs: z.number().int().min(2_000).max(30 * 86_400_000).default(86_400_000),
+    })
+    .default({ bundleTtlMs: 86_400_000 }),
   jobs: z.strictObject({ intervalMs: z.number().int().min(1_000).max(3_600_000).default(60_000) }).default({ intervalMs: 60_000 }),
 });
 

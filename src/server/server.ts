@@ -11,6 +11,7 @@ import { buildApp } from './app.ts';
 import { CaService } from './ca-service.ts';
 import { EventTail } from './event-tail.ts';
 import { IdentityService } from './identity-service.ts';
+import { PolicyService } from './policy-service.ts';
 import { JobRunner, caExpiryJob } from './jobs.ts';
 import type { ServerConfig } from './config.ts';
 import { hashSecret, newSecret } from './secrets.ts';
@@ -72,7 +73,8 @@ export async function startControlPlane(config: ServerConfig, options: StartOpti
     await events.start();
     const tlsOptions = { dnsNames: config.tls.dnsNames, ipAddresses: config.tls.ipAddresses, ttlMs: config.tls.certTtlMs };
     const tls = await ca.serverIdentity(tlsOptions);
-    const app = buildApp({ store, ca, identities, events, clock, log: options.log }, tls);
+    const policies = new PolicyService(store, ca, options.secret, clock, config.policy.bundleTtlMs);
+    const app = buildApp({ store, ca, identities, events, policies, clock, log: options.log }, tls);
     const [host, port] = [config.listen.slice(0, config.listen.lastIndexOf(':')), Number(config.listen.slice(config.listen.lastIndexOf(':') + 1))];
     await app.listen({ host: host.replace(/^\[|\]$/g, ''), port });
     const address = app.server.address();

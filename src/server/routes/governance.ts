@@ -132,7 +132,11 @@ export function registerGovernanceRoutes(app: FastifyInstance, deps: ServerDeps)
   app.post<{ Params: { version: number }; Body?: { comment?: string } }>(
     '/v1/policies/:version/activate',
     { config: { auth: roles('policy-approver') }, schema: { params: VERSION_PARAMS, body: decision } },
-    (request) => decide(request, 'approved', 'active'),
+    async (request) => {
+      const row = await decide(request, 'approved', 'active');
+      await deps.policies.clearRolloutIf(row.version);
+      return row;
+    },
   );
   app.post<{ Params: { version: number }; Body?: { comment?: string } }>(
     '/v1/policies/:version/reject',
