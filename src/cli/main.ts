@@ -10,6 +10,7 @@ import { registerEntry } from './commands/entry/entry.ts';
 import { registerToken } from './commands/token/token.ts';
 import { registerAdmin } from './commands/admin/admin.ts';
 import { registerPolicy } from './commands/policy/policy.ts';
+import { registerPolicyRollout } from './commands/policy/rollout.ts';
 import { registerGateway } from './commands/gateway/run.ts';
 import { registerServer } from './commands/server/run.ts';
 import { registerAuditVerify } from './commands/audit/verify.ts';
@@ -43,6 +44,7 @@ export function buildProgram(): Command {
   registerToken(program);
   registerAdmin(program);
   registerPolicy(program);
+  registerPolicyRollout(program.commands.find((c) => c.name() === 'policy')!);
 
   registerServer(program);
   registerGateway(program);
