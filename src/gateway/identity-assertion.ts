@@ -27,11 +27,25 @@ export interface AssertionClaims {
   readonly method: string;
   /** Target authority and path, e.g. billing.west.interlock/invoices/42. */
   readonly target: string;
+  /** The purpose the workload declared (interlock-purpose header), carried signed so no hop can change it. */
+  readonly purpose?: string;
+}
+
+export const PURPOSE_HEADER = 'interlock-purpose';
+const PURPOSE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
+/** A declared purpose is a short token (e.g. billing-reconciliation); anything else is refused, not passed on. */
+export function parsePurpose(value: string | string[] | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !PURPOSE.test(value)) {
+    throw new InterlockError('IL_ERR_REQUEST_INVALID', `${PURPOSE_HEADER} must be 1-64 characters of a-z, 0-9, '.', '_', '-'`, { field: PURPOSE_HEADER });
+  }
+  return value;
 }
 
 export async function signIdentityAssertion(key: KeyObject, claims: AssertionClaims, clock: Clock, ttlSeconds = 60): Promise<string> {
   const now = Math.floor(clock.now().getTime() / 1000);
-  return new SignJWT({ htm: claims.method, htu: claims.target })
+  return new SignJWT({ htm: claims.method, htu: claims.target, ...(claims.purpose ? { pur: claims.purpose } : {}) })
     .setProtectedHeader({ alg: 'ES256', typ: TOKEN_TYPE })
     .setIssuer(claims.issuer)
     .setSubject(claims.subject)
@@ -57,8 +71,8 @@ function invalid(message: string): InterlockError {
   return new InterlockError('IL_ERR_IDENTITY_ASSERTION_INVALID', message, { field: IDENTITY_HEADER });
 }
 
-/** Returns the calling workload's SPIFFE ID, or throws IL_ERR_IDENTITY_ASSERTION_INVALID. */
-export async function verifyIdentityAssertion(token: string | undefined, expect: AssertionExpectations): Promise<SpiffeId> {
+/** Returns the calling workload's SPIFFE ID and declared purpose, or throws IL_ERR_IDENTITY_ASSERTION_INVALID. */
+export async function verifyIdentityAssertion(token: string | undefined, expect: AssertionExpectations): Promise<{ subject: SpiffeId; purpose?: string }> {
   if (!token) throw invalid(`the peer gateway sent no ${IDENTITY_HEADER} header`);
   let payload;
   try {
@@ -88,5 +102,6 @@ export async function verifyIdentityAssertion(token: string | undefined, expect:
   if (subject.trustDomain !== expect.peer.trustDomain) {
     throw invalid(`gateway of ${expect.peer.trustDomain} cannot vouch for ${subject.id}`);
   }
-  return subject;
+  const purpose = typeof payload.pur === 'string' && PURPOSE.test(payload.pur) ? payload.pur : undefined;
+  return purpose ? { subject, purpose } : { subject };
 }

@@ -91,7 +91,7 @@ export function createInboundServer(deps: InboundDeps): GatewayListener {
       if (target.cluster !== config.cluster) {
         throw new InterlockError('IL_ERR_ROUTE_UNKNOWN_CLUSTER', `this is the gateway of ${config.cluster}, not ${target.cluster}`, { field: 'host' });
       }
-      const principal = await verifyIdentityAssertion(req.headers[IDENTITY_HEADER] as string | undefined, {
+      const { subject: principal, purpose } = await verifyIdentityAssertion(req.headers[IDENTITY_HEADER] as string | undefined, {
         peerKey: socket.getPeerX509Certificate()!.publicKey,
         peer,
         ownCluster: config.cluster,
@@ -100,7 +100,8 @@ export function createInboundServer(deps: InboundDeps): GatewayListener {
         maxAgeMs: config.limits.assertionMaxAgeMs,
         clock,
       });
-      record = { ...record, principal: principal.id, resource: `${config.cluster}/${target.service}` };
+      const classification = config.services[target.service]?.classification;
+      record = { ...record, principal: principal.id, resource: `${config.cluster}/${target.service}`, ...(purpose ? { purpose } : {}), ...(classification ? { classification } : {}) };
       const decision = policy.decide({
         principal: {
           id: principal.id,
@@ -109,8 +110,8 @@ export function createInboundServer(deps: InboundDeps): GatewayListener {
           ...(principal.namespace ? { namespace: principal.namespace } : {}),
           ...(principal.serviceAccount ? { serviceAccount: principal.serviceAccount } : {}),
         },
-        resource: { cluster: config.cluster, service: target.service },
-        context: { method, path, sourceCluster },
+        resource: { cluster: config.cluster, service: target.service, ...(classification ? { classification } : {}) },
+        context: { method, path, sourceCluster, ...(purpose ? { purpose } : {}) },
       });
       const written = audit.append({
         type: 'policy.decision',

@@ -8,7 +8,7 @@ import { gatewaySpiffeId, isGatewayId } from '../identity/spiffe-id.ts';
 import type { AuditLog } from '../audit/chain-file.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { splitHostPort, type GatewayConfig } from './config.ts';
-import { IDENTITY_HEADER, signIdentityAssertion } from './identity-assertion.ts';
+import { IDENTITY_HEADER, PURPOSE_HEADER, parsePurpose, signIdentityAssertion } from './identity-assertion.ts';
 import { parseTarget } from './routing.ts';
 import { forwardRequest } from './forward.ts';
 import { sendError } from './http-util.ts';
@@ -68,9 +68,10 @@ export function createOutboundServer(deps: OutboundDeps): GatewayListener {
           ...(known.length ? { hint: `peers: ${known.join(', ')}` } : {}),
         });
       }
+      const purpose = parsePurpose(req.headers[PURPOSE_HEADER]);
       const assertion = await signIdentityAssertion(
         signingKey,
-        { issuer: identity.spiffeId.id, subject: caller.id, audience: target.cluster, method: req.method ?? 'GET', target: `${target.authority}${req.url ?? '/'}` },
+        { issuer: identity.spiffeId.id, subject: caller.id, audience: target.cluster, method: req.method ?? 'GET', target: `${target.authority}${req.url ?? '/'}`, ...(purpose ? { purpose } : {}) },
         clock,
         Math.floor(config.limits.assertionMaxAgeMs / 1000),
       );

@@ -23,13 +23,13 @@ const LAB_MARKER = 'lab.json';
 /** What runs in each lab cluster: one exported service and the workloads that call out. */
 export interface ClusterPlan {
   readonly name: string;
-  readonly service: { name: string; namespace: string };
+  readonly service: { name: string; namespace: string; classification?: 'public' | 'internal' | 'confidential' | 'restricted' };
   readonly workloads: ReadonlyArray<{ name: string; namespace: string }>;
 }
 
 export const DEMO_TOPOLOGY: readonly ClusterPlan[] = [
   { name: 'east', service: { name: 'catalog', namespace: 'shop' }, workloads: [{ name: 'frontend', namespace: 'shop' }, { name: 'reporting', namespace: 'analytics' }] },
-  { name: 'west', service: { name: 'billing', namespace: 'billing' }, workloads: [] },
+  { name: 'west', service: { name: 'billing', namespace: 'billing', classification: 'confidential' }, workloads: [] },
 ];
 
 export interface LabGateway {
@@ -183,7 +183,13 @@ export async function startLab(options: LabOptions): Promise<LabWorld> {
         inbound: { listen: `127.0.0.1:${p.inboundPort}` },
         outbound: { listen: '127.0.0.1:0' },
         peers,
-        services: { [p.plan.service.name]: { upstream: `https://127.0.0.1:${p.service.port}`, id: p.identities.get(p.plan.service.name)!.spiffeId.id } },
+        services: {
+          [p.plan.service.name]: {
+            upstream: `https://127.0.0.1:${p.service.port}`,
+            id: p.identities.get(p.plan.service.name)!.spiffeId.id,
+            ...(p.plan.service.classification ? { classification: p.plan.service.classification } : {}),
+          },
+        },
         policy: { controlPlane: { refreshMs: options.policyRefreshMs ?? 60_000, reportMs: 5_000 } },
         admin: { listen: '127.0.0.1:0' },
         audit: { file: auditPath },

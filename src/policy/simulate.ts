@@ -51,8 +51,8 @@ export function recordedDecision(record: AuditRecord): RecordedDecision | undefi
     allowed: d.decision === 'allow',
     request: {
       principal: { id: id.id, trustDomain: id.trustDomain, cluster: d.sourceCluster, ...(id.namespace ? { namespace: id.namespace } : {}), ...(id.serviceAccount ? { serviceAccount: id.serviceAccount } : {}) },
-      resource: { cluster, service },
-      context: { method: d.method, path: d.path ?? '/', sourceCluster: d.sourceCluster },
+      resource: { cluster, service, ...(d.classification ? { classification: d.classification } : {}) },
+      context: { method: d.method, path: d.path ?? '/', sourceCluster: d.sourceCluster, ...(d.purpose ? { purpose: d.purpose } : {}) },
     },
   };
 }

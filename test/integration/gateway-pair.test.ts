@@ -25,6 +25,13 @@ permit (
   resource == Interlock::Service::"west/billing"
 ) when { context.method == "GET" || context.method == "POST" };
 
+@id("reporting-audits-confidential")
+permit (
+  principal == Interlock::Workload::"spiffe://east.acme.internal/ns/analytics/sa/reporting",
+  action == Interlock::Action::"call",
+  resource == Interlock::Service::"west/billing"
+) when { context has purpose && context.purpose == "audit" && resource has classification && resource.classification == "confidential" && context.method == "GET" };
+
 @id("no-deletes-ever")
 forbid (principal, action, resource) when { context.method == "DELETE" };
 `;
@@ -92,6 +99,19 @@ describe('a real gateway pair on loopback', () => {
     assert.equal(record.data.decision, 'deny');
     assert.equal(record.data.principal, 'spiffe://east.acme.internal/ns/analytics/sa/reporting');
     assert.equal(record.data.resource, 'west/billing');
+  });
+
+  test('a declared purpose travels signed to the remote gateway, with the service classification, into the decision', async () => {
+    const reporting = agentFor('east', 'reporting');
+    const withPurpose = await callThroughGateway(reporting, eastOut(), { ...billing, method: 'GET', path: '/ledger', headers: { 'interlock-purpose': 'audit' } });
+    assert.equal(withPurpose.status, 200, withPurpose.body);
+    const record = westAudit().find((r) => r.seq === Number(withPurpose.auditRef!.split(':')[1]));
+    assert.equal(record.data.purpose, 'audit');
+    assert.equal(record.data.classification, 'confidential');
+    assert.deepEqual(record.data.policyIds, ['reporting-audits-confidential']);
+    assert.equal((await callThroughGateway(reporting, eastOut(), { ...billing, method: 'GET', path: '/ledger', headers: { 'interlock-purpose': 'marketing' } })).status, 403);
+    const malformed = await callThroughGateway(reporting, eastOut(), { ...billing, method: 'GET', path: '/ledger', headers: { 'interlock-purpose': 'Not A Token!' } });
+    assert.equal(malformed.errorCode, 'IL_ERR_REQUEST_INVALID');
   });
 
   test('a forbid policy wins over a permit, and the audit names it', async () => {
