@@ -11,6 +11,7 @@ import { registerToken } from './commands/token/token.ts';
 import { registerAdmin } from './commands/admin/admin.ts';
 import { registerPolicy } from './commands/policy/policy.ts';
 import { registerPolicyRollout } from './commands/policy/rollout.ts';
+import { registerPolicyTest } from './commands/policy/test.ts';
 import { registerGateway } from './commands/gateway/run.ts';
 import { registerServer } from './commands/server/run.ts';
 import { registerAuditVerify } from './commands/audit/verify.ts';
@@ -44,7 +45,9 @@ export function buildProgram(): Command {
   registerToken(program);
   registerAdmin(program);
   registerPolicy(program);
-  registerPolicyRollout(program.commands.find((c) => c.name() === 'policy')!);
+  const policy = program.commands.find((c) => c.name() === 'policy')!;
+  registerPolicyRollout(policy);
+  registerPolicyTest(policy);
 
   registerServer(program);
   registerGateway(program);

@@ -152,6 +152,20 @@ describe('PolicyDecisionPoint', () => {
     assert.equal(pdp.decide(request({ service: 'payroll' })).allowed, false);
   });
 
+  it('exposes resource.classification and context.purpose, leaving them out when absent', () => {
+    const text = '@id("classified") permit (principal, action, resource) when { resource.classification == "confidential" && context.purpose == "audit" };';
+    const classified = { ...request(), resource: { cluster: 'west', service: 'billing', classification: 'confidential' } };
+    const withPurpose = { ...classified, context: { ...classified.context, purpose: 'audit' } };
+    assert.equal(pdpFor(text).decide(withPurpose).allowed, true);
+    // Absent means absent, not "": reading it is an evaluation error, so a deny.
+    const noPurpose = pdpFor(text).decide(classified);
+    assert.equal(noPurpose.errorCode, 'IL_ERR_POLICY_EVALUATION_FAILED');
+    assert.match(noPurpose.reason, /does not have the attribute `purpose`/);
+    const guarded = pdpFor('permit (principal, action, resource) when { !(context has purpose) && !(resource has classification) };');
+    assert.equal(guarded.decide(request()).allowed, true);
+    assert.equal(guarded.decide(withPurpose).allowed, false);
+  });
+
   it('gives policies the clock as context.time', () => {
     const clock = fixedClock('2029-12-31T23:59:59Z');
     const pdp = pdpFor('@id("until-2030") permit (principal, action, resource) when { context.time < datetime("2030-01-01") };', clock);
