@@ -129,3 +129,25 @@ describe('admin roles and separation of duties', () => {
     assert.ok(events[1]!.id > events[0]!.id);
   });
 });
+
+describe('policy proposals with a Cedar schema', () => {
+  let cp: TestControlPlane;
+  let author: ApiConnection;
+  before(async () => {
+    cp = await startTestControlPlane();
+    author = await cp.adminWith('erin', ['policy-author']);
+  });
+  after(() => cp?.close());
+
+  test('policies that do not validate against the schema are refused at proposal, naming the mistake', async () => {
+    const { readFileSync } = await import('node:fs');
+    const schema = readFileSync(new URL('../../examples/policies/interlock.cedarschema', import.meta.url), 'utf8');
+    const good = await cp.call<{ version: number }>('POST', '/v1/policies', { text: readFileSync(new URL('../../examples/policies/classified-read-only.cedar', import.meta.url), 'utf8'), schema }, author);
+    assert.ok(good.version >= 1);
+    await assert.rejects(cp.call('POST', '/v1/policies', { text: 'permit (principal, action, resource) when { context.methd == "GET" };', schema }, author), (error: unknown) => {
+      assert.ok(error instanceof InterlockError && error.code === 'IL_ERR_POLICY_INVALID');
+      assert.match(error.message, /methd/);
+      return true;
+    });
+  });
+});

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { InterlockError } from '../../errors.ts';
 import { parsePolicies } from '../../policy/pdp.ts';
+import { validateAgainstSchema } from '../../policy/schema-validation.ts';
 import type { PolicyVersionRow } from '../../store/types.ts';
 import { actorOf, roles } from '../auth.ts';
 import type { ServerDeps } from '../app.ts';
@@ -65,16 +66,22 @@ export function registerGovernanceRoutes(app: FastifyInstance, deps: ServerDeps)
     },
   );
 
-  app.post<{ Body: { text: string; comment?: string } }>(
+  app.post<{ Body: { text: string; comment?: string; schema?: string } }>(
     '/v1/policies',
     {
       config: { auth: roles('policy-author') },
       schema: {
-        body: { type: 'object', additionalProperties: false, required: ['text'], properties: { text: { type: 'string', minLength: 1, maxLength: 1_000_000 }, comment: { type: 'string', maxLength: 1000 } } },
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['text'],
+          properties: { text: { type: 'string', minLength: 1, maxLength: 1_000_000 }, comment: { type: 'string', maxLength: 1000 }, schema: { type: 'string', minLength: 1, maxLength: 1_000_000 } },
+        },
       },
     },
     async (request, reply) => {
       const compiled = parsePolicies(request.body.text, 'request body');
+      if (request.body.schema) validateAgainstSchema(request.body.text, request.body.schema);
       const proposedAt = now();
       const row = await store.transaction(async (tx) => {
         const stored = await tx.insertPolicyVersion({
@@ -87,7 +94,11 @@ export function registerGovernanceRoutes(app: FastifyInstance, deps: ServerDeps)
           decidedAt: null,
           comment: request.body.comment ?? null,
         });
-        await tx.appendAudit({ type: 'policy.proposed', actor: stored.proposedBy, data: { version: stored.version, digest: stored.digest, policies: compiled.policies.map((p) => p.id) } }, proposedAt);
+        if (request.body.schema) await tx.putSetting(`policy-schema:${stored.version}`, request.body.schema);
+        await tx.appendAudit(
+          { type: 'policy.proposed', actor: stored.proposedBy, data: { version: stored.version, digest: stored.digest, policies: compiled.policies.map((p) => p.id), schemaValidated: Boolean(request.body.schema) } },
+          proposedAt,
+        );
         return stored;
       });
       return reply.code(201).send(row);

@@ -16,15 +16,19 @@ export function registerPolicy(program: Command): void {
     .description('propose a Cedar policy file as a new version')
     .argument('<file>', '.cedar file')
     .option('--comment <text>', 'why')
+    .option('--schema <file>', 'a Cedar schema to validate the policies against (e.g. examples/policies/interlock.cedarschema)')
     .action(
-      action(async (file: string, options: ApiOptions & { comment?: string }) => {
-        let text: string;
-        try {
-          text = readFileSync(file, 'utf8');
-        } catch (error) {
-          throw new InterlockError('IL_ERR_CONFIG_NOT_FOUND', `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`, { field: 'file' });
-        }
-        const { body } = await apiRequest<PolicyVersionRow>(connectionFrom(options), 'POST', '/v1/policies', { text, ...(options.comment ? { comment: options.comment } : {}) });
+      action(async (file: string, options: ApiOptions & { comment?: string; schema?: string }) => {
+        const read = (path: string, field: string) => {
+          try {
+            return readFileSync(path, 'utf8');
+          } catch (error) {
+            throw new InterlockError('IL_ERR_CONFIG_NOT_FOUND', `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`, { field });
+          }
+        };
+        const text = read(file, 'file');
+        const body0 = { text, ...(options.comment ? { comment: options.comment } : {}), ...(options.schema ? { schema: read(options.schema, '--schema') } : {}) };
+        const { body } = await apiRequest<PolicyVersionRow>(connectionFrom(options), 'POST', '/v1/policies', body0);
         output(options, body, describe);
       }),
     );
