@@ -12,6 +12,8 @@ import { openIdentitySource, type IdentitySource } from './identity-source.ts';
 import { PolicyState } from './policy-state.ts';
 import { startPolicySync } from './policy-sync.ts';
 import { startAdminServer } from './admin.ts';
+import { openControlLink, type ControlLink } from './control-link.ts';
+import { RevocationList } from './revocations.ts';
 
 export interface RunningGateway {
   readonly cluster: string;
@@ -48,15 +50,13 @@ function closeServer(server: Server): Promise<void> {
  * One cluster's gateway: everything is loaded and checked before a port
  * opens, so a bad certificate or policy stops start-up instead of serving.
  */
-async function startPolicy(config: GatewayConfig, source: IdentitySource, state: PolicyState, clock: Clock, log: Logger): Promise<() => void> {
+async function startPolicy(config: GatewayConfig, link: ControlLink | undefined, source: IdentitySource, state: PolicyState, clock: Clock, log: Logger): Promise<() => void> {
   if ('file' in config.policy) {
     state.loadFile(new PolicyDecisionPoint(await loadPolicyFile(config.policy.file), clock));
     return () => undefined;
   }
-  const identity = config.identity as Extract<GatewayConfig['identity'], { server: string }>;
   const sync = await startPolicySync({
-    server: identity.server,
-    ...(identity.serverId ? { serverId: identity.serverId } : {}),
+    link: link!,
     identity: source,
     state,
     clock,
@@ -67,14 +67,23 @@ async function startPolicy(config: GatewayConfig, source: IdentitySource, state:
   return () => sync.close();
 }
 
+/** The watch-stream link, when the gateway's identity comes from the control plane. */
+function controlLinkFor(config: GatewayConfig, source: IdentitySource): ControlLink | undefined {
+  if ('cert' in config.identity) return undefined;
+  return openControlLink({ server: config.identity.server, ...(config.identity.serverId ? { serverId: config.identity.serverId } : {}), identity: source });
+}
+
 export async function startGateway(config: GatewayConfig, options: { log: Logger; clock?: Clock }): Promise<RunningGateway> {
   const clock = options.clock ?? systemClock;
   const audit = new AuditLog(config.audit.file, clock);
   const source = await openIdentitySource(config, options.log);
   const policy = new PolicyState(config.cluster, clock, options.log);
-  const stopPolicy = await startPolicy(config, source, policy, clock, options.log);
+  const link = controlLinkFor(config, source);
+  const revocations = new RevocationList(options.log);
+  const stopRevocations = link ? revocations.follow(link) : () => undefined;
+  const stopPolicy = await startPolicy(config, link, source, policy, clock, options.log);
   const identity = source.current;
-  const deps = { config, identity, audit, clock, log: options.log };
+  const deps = { config, identity, audit, clock, log: options.log, revocations };
   const inboundListener = createInboundServer({ ...deps, policy });
   const outboundListener = createOutboundServer(deps);
   source.onRotate((next) => {
@@ -97,6 +106,8 @@ export async function startGateway(config: GatewayConfig, options: { log: Logger
     policy,
     close: async () => {
       stopPolicy();
+      stopRevocations();
+      link?.close();
       source.close();
       inboundListener.close();
       outboundListener.close();

@@ -29,6 +29,8 @@ export interface AssertionClaims {
   readonly target: string;
   /** The purpose the workload declared (interlock-purpose header), carried signed so no hop can change it. */
   readonly purpose?: string;
+  /** Serial of the workload's certificate, so the remote side can refuse a revoked one too. */
+  readonly serial?: string;
 }
 
 export const PURPOSE_HEADER = 'interlock-purpose';
@@ -45,7 +47,7 @@ export function parsePurpose(value: string | string[] | undefined): string | und
 
 export async function signIdentityAssertion(key: KeyObject, claims: AssertionClaims, clock: Clock, ttlSeconds = 60): Promise<string> {
   const now = Math.floor(clock.now().getTime() / 1000);
-  return new SignJWT({ htm: claims.method, htu: claims.target, ...(claims.purpose ? { pur: claims.purpose } : {}) })
+  return new SignJWT({ htm: claims.method, htu: claims.target, ...(claims.purpose ? { pur: claims.purpose } : {}), ...(claims.serial ? { sn: claims.serial } : {}) })
     .setProtectedHeader({ alg: 'ES256', typ: TOKEN_TYPE })
     .setIssuer(claims.issuer)
     .setSubject(claims.subject)
@@ -72,7 +74,7 @@ function invalid(message: string): InterlockError {
 }
 
 /** Returns the calling workload's SPIFFE ID and declared purpose, or throws IL_ERR_IDENTITY_ASSERTION_INVALID. */
-export async function verifyIdentityAssertion(token: string | undefined, expect: AssertionExpectations): Promise<{ subject: SpiffeId; purpose?: string }> {
+export async function verifyIdentityAssertion(token: string | undefined, expect: AssertionExpectations): Promise<{ subject: SpiffeId; purpose?: string; serial?: string }> {
   if (!token) throw invalid(`the peer gateway sent no ${IDENTITY_HEADER} header`);
   let payload;
   try {
@@ -103,5 +105,6 @@ export async function verifyIdentityAssertion(token: string | undefined, expect:
     throw invalid(`gateway of ${expect.peer.trustDomain} cannot vouch for ${subject.id}`);
   }
   const purpose = typeof payload.pur === 'string' && PURPOSE.test(payload.pur) ? payload.pur : undefined;
-  return purpose ? { subject, purpose } : { subject };
+  const serial = typeof payload.sn === 'string' ? payload.sn : undefined;
+  return { subject, ...(purpose ? { purpose } : {}), ...(serial ? { serial } : {}) };
 }

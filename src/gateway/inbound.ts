@@ -15,6 +15,7 @@ import { forwardRequest } from './forward.ts';
 import { sendError } from './http-util.ts';
 import { expectServerId, peerSpiffeId, tlsOptions, type TlsIdentity } from './tls-identity.ts';
 import { createMutualTlsListener } from './listener.ts';
+import type { RevocationList } from './revocations.ts';
 
 /** Headers the inbound gateway sets for the local service, over its own mTLS hop. */
 export const CALLER_HEADER = 'interlock-caller';
@@ -29,6 +30,7 @@ export interface InboundDeps {
   readonly audit: AuditLog;
   readonly clock: Clock;
   readonly log: Logger;
+  readonly revocations: RevocationList;
 }
 
 interface Upstream {
@@ -91,7 +93,7 @@ export function createInboundServer(deps: InboundDeps): GatewayListener {
       if (target.cluster !== config.cluster) {
         throw new InterlockError('IL_ERR_ROUTE_UNKNOWN_CLUSTER', `this is the gateway of ${config.cluster}, not ${target.cluster}`, { field: 'host' });
       }
-      const { subject: principal, purpose } = await verifyIdentityAssertion(req.headers[IDENTITY_HEADER] as string | undefined, {
+      const { subject: principal, purpose, serial } = await verifyIdentityAssertion(req.headers[IDENTITY_HEADER] as string | undefined, {
         peerKey: socket.getPeerX509Certificate()!.publicKey,
         peer,
         ownCluster: config.cluster,
@@ -100,6 +102,9 @@ export function createInboundServer(deps: InboundDeps): GatewayListener {
         maxAgeMs: config.limits.assertionMaxAgeMs,
         clock,
       });
+      if (deps.revocations.has(serial)) {
+        throw new InterlockError('IL_ERR_SVID_REVOKED', `certificate ${serial} of ${principal.id} is revoked`, { field: IDENTITY_HEADER });
+      }
       const classification = config.services[target.service]?.classification;
       record = { ...record, principal: principal.id, resource: `${config.cluster}/${target.service}`, ...(purpose ? { purpose } : {}), ...(classification ? { classification } : {}) };
       const decision = policy.decide({
@@ -150,7 +155,7 @@ export function createInboundServer(deps: InboundDeps): GatewayListener {
     }
   };
 
-  const server = createMutualTlsListener({ name: 'inbound', identity, limits: config.limits, audit, handle });
+  const server = createMutualTlsListener({ name: 'inbound', identity, limits: config.limits, audit, revocations: deps.revocations, handle });
   const destroyAgents = (map: Map<string, Upstream>) => map.forEach((u) => u.agent.destroy());
   return {
     server,

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuditLog } from '../audit/chain-file.ts';
 import type { GatewayConfig } from './config.ts';
 import { guardMutualTls, mutualTlsServerOptions, type TlsIdentity } from './tls-identity.ts';
+import { peerSerial, type RevocationList } from './revocations.ts';
 
 /**
  * One of the gateway's two listeners: TLS 1.3, a verified client SVID
@@ -14,6 +15,7 @@ export function createMutualTlsListener(options: {
   identity: TlsIdentity;
   limits: GatewayConfig['limits'];
   audit: AuditLog;
+  revocations: RevocationList;
   handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 }): https.Server {
   const server = https.createServer(
@@ -24,12 +26,22 @@ export function createMutualTlsListener(options: {
     },
     (req, res) => void options.handle(req, res),
   );
-  guardMutualTls(server, (reason, socket) => {
-    options.audit.append({
-      type: 'connection.rejected',
-      actor: 'unauthenticated',
-      data: { listener: options.name, remoteAddress: socket.remoteAddress ?? '', reason },
-    });
-  });
+  guardMutualTls(
+    server,
+    (reason, socket) => {
+      options.audit.append({
+        type: 'connection.rejected',
+        actor: 'unauthenticated',
+        data: { listener: options.name, remoteAddress: socket.remoteAddress ?? '', reason },
+      });
+    },
+    (socket) => {
+      const serial = peerSerial(socket);
+      if (!serial) return 'NO_PEER_CERTIFICATE';
+      if (options.revocations.has(serial)) return `IL_ERR_SVID_REVOKED: serial ${serial}`;
+      options.revocations.track(socket, serial);
+      return undefined;
+    },
+  );
   return server;
 }

@@ -14,6 +14,7 @@ import { forwardRequest } from './forward.ts';
 import { sendError } from './http-util.ts';
 import { expectServerId, peerSpiffeId, tlsOptions, type TlsIdentity } from './tls-identity.ts';
 import { createMutualTlsListener } from './listener.ts';
+import { peerSerial, type RevocationList } from './revocations.ts';
 import type { GatewayListener } from './inbound.ts';
 
 export interface OutboundDeps {
@@ -22,6 +23,7 @@ export interface OutboundDeps {
   readonly audit: AuditLog;
   readonly clock: Clock;
   readonly log: Logger;
+  readonly revocations: RevocationList;
 }
 
 interface PeerRoute {
@@ -56,6 +58,11 @@ export function createOutboundServer(deps: OutboundDeps): GatewayListener {
     const socket = req.socket as TLSSocket;
     try {
       const caller = peerSpiffeId(socket);
+      const callerSerial = peerSerial(socket);
+      if (deps.revocations.has(callerSerial)) {
+        socket.destroy();
+        throw new InterlockError('IL_ERR_SVID_REVOKED', `certificate ${callerSerial} of ${caller.id} is revoked`, { field: 'peerCertificate' });
+      }
       if (caller.trustDomain !== config.trustDomain || isGatewayId(caller)) {
         throw new InterlockError('IL_ERR_AUTHN_NOT_LOCAL', `${caller.id} is not a workload of ${config.trustDomain}`, { field: 'peerCertificate' });
       }
@@ -71,7 +78,7 @@ export function createOutboundServer(deps: OutboundDeps): GatewayListener {
       const purpose = parsePurpose(req.headers[PURPOSE_HEADER]);
       const assertion = await signIdentityAssertion(
         signingKey,
-        { issuer: identity.spiffeId.id, subject: caller.id, audience: target.cluster, method: req.method ?? 'GET', target: `${target.authority}${req.url ?? '/'}`, ...(purpose ? { purpose } : {}) },
+        { issuer: identity.spiffeId.id, subject: caller.id, audience: target.cluster, method: req.method ?? 'GET', target: `${target.authority}${req.url ?? '/'}`, ...(purpose ? { purpose } : {}), ...(callerSerial ? { serial: callerSerial } : {}) },
         clock,
         Math.floor(config.limits.assertionMaxAgeMs / 1000),
       );
@@ -93,7 +100,7 @@ export function createOutboundServer(deps: OutboundDeps): GatewayListener {
     }
   };
 
-  const server = createMutualTlsListener({ name: 'outbound', identity, limits: config.limits, audit, handle });
+  const server = createMutualTlsListener({ name: 'outbound', identity, limits: config.limits, audit, revocations: deps.revocations, handle });
   const destroyAgents = (map: Map<string, PeerRoute>) => map.forEach((route) => route.agent.destroy());
   return {
     server,

@@ -1,5 +1,5 @@
-import { apiRequest, type ApiConnection } from '../client/api.ts';
-import { watchControlPlane } from '../client/watch.ts';
+import { apiRequest } from '../client/api.ts';
+import type { ControlLink } from './control-link.ts';
 import { toInterlockError } from '../errors.ts';
 import type { Clock } from '../clock.ts';
 import { verifyPolicyBundle } from '../policy/bundle-verify.ts';
@@ -15,8 +15,7 @@ import type { PolicyState } from './policy-state.ts';
  * reachable); verifies every bundle before use; reports what it enforces.
  */
 export interface PolicySyncOptions {
-  readonly server: string;
-  readonly serverId?: string;
+  readonly link: ControlLink;
   readonly identity: IdentitySource;
   readonly state: PolicyState;
   readonly clock: Clock;
@@ -28,11 +27,8 @@ export interface PolicySyncOptions {
 const POLICY_EVENTS = new Set(['policy.activated', 'policy.rollout', 'bundle.changed']);
 
 export async function startPolicySync(options: PolicySyncOptions): Promise<{ refresh(): Promise<void>; close(): void }> {
-  const { state, log } = options;
-  const connection = (): ApiConnection => {
-    const current = options.identity.current;
-    return { server: options.server, bundlePem: current.bundlePem, certPem: current.certPem, keyPem: current.keyPem, ...(options.serverId ? { serverId: options.serverId } : {}) };
-  };
+  const { state, log, link } = options;
+  const connection = () => link.connection();
 
   let inFlight: Promise<void> | undefined;
   const refresh = (): Promise<void> => {
@@ -76,18 +72,9 @@ export async function startPolicySync(options: PolicySyncOptions): Promise<{ ref
 
   await refresh();
   void report();
-  const watch = watchControlPlane({
-    server: options.server,
-    ...(options.serverId ? { serverId: options.serverId } : {}),
-    credentials: () => options.identity.current,
-    onEvent: (event) => {
-      if (POLICY_EVENTS.has(event.type)) void refresh().then(report);
-    },
-    // Reconnecting may mean we missed events while away: fetch the bundle again.
-    onConnection: (connected) => {
-      if (connected) void refresh();
-    },
-  });
+  link.on([...POLICY_EVENTS], () => void refresh().then(report));
+  // Reconnecting may mean we missed events while away: fetch the bundle again.
+  link.onReconnect(() => void refresh());
   const refreshTimer = setInterval(() => void refresh(), options.refreshMs);
   const reportTimer = setInterval(() => void report(), options.reportMs);
   refreshTimer.unref();
@@ -95,7 +82,6 @@ export async function startPolicySync(options: PolicySyncOptions): Promise<{ ref
   return {
     refresh,
     close: () => {
-      watch.close();
       clearInterval(refreshTimer);
       clearInterval(reportTimer);
     },

@@ -107,10 +107,16 @@ export function mutualTlsServerOptions(identity: TlsIdentity) {
   return { ...tlsOptions(identity), requestCert: true, rejectUnauthorized: false };
 }
 
-export function guardMutualTls(server: import('node:tls').Server, onReject: (reason: string, socket: TLSSocket) => void): void {
+export function guardMutualTls(
+  server: import('node:tls').Server,
+  onReject: (reason: string, socket: TLSSocket) => void,
+  /** Further checks on a verified peer (e.g. revocation); a returned reason refuses it. */
+  admit: (socket: TLSSocket) => string | undefined = () => undefined,
+): void {
   server.prependListener('secureConnection', (socket: TLSSocket) => {
-    if (socket.authorized) return;
-    onReject(explainRejection(socket), socket);
+    const reason = socket.authorized ? admit(socket) : explainRejection(socket);
+    if (reason === undefined) return;
+    onReject(reason, socket);
     socket.destroy();
   });
   server.on('tlsClientError', (error: NodeJS.ErrnoException, socket: TLSSocket) => onReject(error.code ?? error.message, socket));

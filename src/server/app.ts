@@ -13,6 +13,7 @@ import { registerWorkloadRoutes } from './routes/workload.ts';
 import { registerRegistryRoutes } from './routes/registry.ts';
 import { registerGovernanceRoutes } from './routes/governance.ts';
 import { registerPolicyBundleRoutes } from './routes/policy-bundles.ts';
+import { registerRevocationRoutes } from './routes/revocations.ts';
 
 export interface ServerDeps {
   readonly store: Store;
@@ -101,5 +102,6 @@ export function buildApp(deps: ServerDeps, tls: TlsMaterial): FastifyInstance {
   registerRegistryRoutes(app, deps);
   registerGovernanceRoutes(app, deps);
   registerPolicyBundleRoutes(app, deps);
+  registerRevocationRoutes(app, deps);
   return app;
 }

@@ -1,0 +1,44 @@
+import type { FastifyInstance } from 'fastify';
+import { EC_SIGNING_ALGORITHM, toPem, x509 } from '../../pki/x509.ts';
+import { PUBLIC, SVID } from '../auth.ts';
+import type { ServerDeps } from '../app.ts';
+
+const CRL_VALIDITY_MS = 3_600_000;
+
+/**
+ * Revocations two ways: a list for gateways (the serials of revoked SVIDs
+ * that have not expired yet; after that the expiry itself refuses them),
+ * pushed as `svid.revoked` events in between; and a standard X.509 CRL
+ * (RFC 5280 §5) per cluster CA for everything else that speaks PKI.
+ */
+export function registerRevocationRoutes(app: FastifyInstance, deps: ServerDeps): void {
+  const { store } = deps;
+
+  app.get('/v1/revocations', { config: { auth: SVID } }, async () => {
+    const lastEventId = await store.latestEventId();
+    const revoked = await store.listSvids({ revoked: true, validAt: deps.clock.now().toISOString(), limit: 100_000 });
+    return { lastEventId, revoked: revoked.map((s) => ({ serial: s.serial, cluster: s.cluster, spiffeId: s.spiffeId, notAfter: s.notAfter, revokedAt: s.revokedAt })) };
+  });
+
+  app.get<{ Params: { cluster: string; format: 'pem' | 'der' } }>(
+    '/v1/crl/:cluster.:format',
+    { config: { auth: PUBLIC }, schema: { params: { type: 'object', properties: { cluster: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$' }, format: { enum: ['pem', 'der'] } } } } },
+    async (request, reply) => {
+      const ca = await deps.ca.clusterCa(request.params.cluster);
+      const revoked = (await store.listSvids({ cluster: ca.cluster, revoked: true, limit: 100_000 })).filter((s) => s.issuerSerial === ca.cert.serialNumber);
+      const now = deps.clock.now();
+      const crl = await x509.X509CrlGenerator.create({
+        issuer: ca.cert.subject,
+        thisUpdate: now,
+        nextUpdate: new Date(now.getTime() + CRL_VALIDITY_MS),
+        signingAlgorithm: EC_SIGNING_ALGORITHM,
+        signingKey: ca.key,
+        entries: revoked.map((s) => ({ serialNumber: s.serial, revocationDate: new Date(s.revokedAt!), reason: x509.X509CrlReason.keyCompromise })),
+      });
+      if (request.params.format === 'der') return reply.type('application/pkix-crl').send(Buffer.from(crl.rawData));
+      // RFC 7468 §5: a CRL's PEM label is "X509 CRL" (what OpenSSL reads), not plain "CRL".
+      return reply.type('application/x-pem-file').send(toPem(new Uint8Array(crl.rawData), 'X509 CRL'));
+    },
+  );
+}
+
