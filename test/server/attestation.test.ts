@@ -103,6 +103,18 @@ describe('attestation and issuance through the control plane API', () => {
     }
   });
 
+  test('revoking by SPIFFE ID takes every still-valid SVID of it, once; by cluster, all the rest', async () => {
+    const custodian = await cp.adminWith('kc-bulk', ['key-custodian']);
+    await attestWith('/v1/attest/k8s', { cluster: 'east', token: await k8s.mintToken('shop', 'frontend') });
+    const valid = await cp.call<Array<{ serial: string; revokedAt: string | null }>>('GET', `/v1/svids?spiffeId=${encodeURIComponent(frontendEntry.spiffeId)}&valid=true&revoked=false`, undefined, custodian);
+    assert.ok(valid.length >= 2);
+    const byId = await cp.call<{ count: number; revoked: string[] }>('POST', '/v1/revocations', { spiffeId: frontendEntry.spiffeId, reason: 'rotate everything' }, custodian);
+    assert.deepEqual(byId.revoked.sort(), valid.map((s) => s.serial).sort());
+    assert.equal((await cp.call<{ count: number }>('POST', '/v1/revocations', { spiffeId: frontendEntry.spiffeId, reason: 'again' }, custodian)).count, 0);
+    await assert.rejects(cp.call('POST', '/v1/revocations', { reason: 'which?' }, custodian), failsWith('IL_ERR_REQUEST_INVALID'));
+    await assert.rejects(cp.call('POST', '/v1/revocations', { cluster: 'nowhere', reason: 'x' }, custodian), failsWith('IL_ERR_CLUSTER_UNKNOWN'));
+  });
+
   test('renewal and JWT-SVIDs need a client SVID', async () => {
     await assert.rejects(apiRequest(cp.anonymous, 'POST', '/v1/svid/renew', { csr: await createCsr(await generateKeyPair()) }), failsWith('IL_ERR_AUTHN_REQUIRED'));
     await assert.rejects(apiRequest(cp.admin, 'POST', '/v1/svid/jwt', { audience: ['x'] }), failsWith('IL_ERR_AUTHN_REQUIRED'));

@@ -4,6 +4,7 @@ import { parsePolicies } from '../../policy/pdp.ts';
 import { validateAgainstSchema } from '../../policy/schema-validation.ts';
 import type { PolicyVersionRow } from '../../store/types.ts';
 import { actorOf, roles } from '../auth.ts';
+import { revokeSvids } from '../revoke.ts';
 import type { ServerDeps } from '../app.ts';
 
 const VERSION_PARAMS = { type: 'object', properties: { version: { type: 'integer', minimum: 1 } } } as const;
@@ -56,10 +57,7 @@ export function registerGovernanceRoutes(app: FastifyInstance, deps: ServerDeps)
       const svid = await store.transaction(async (tx) => {
         const found = await tx.getSvid(serial);
         if (!found) throw new InterlockError('IL_ERR_NOT_FOUND', `no SVID with serial ${serial}`, { field: 'serial' });
-        if (await tx.revokeSvid(serial, at, request.body.reason)) {
-          await tx.appendAudit({ type: 'svid.revoked', actor: actorOf(request), data: { serial, spiffeId: found.spiffeId, cluster: found.cluster, reason: request.body.reason } }, at);
-          await tx.appendEvent('svid.revoked', { serial, spiffeId: found.spiffeId, cluster: found.cluster, notAfter: found.notAfter }, at);
-        }
+        await revokeSvids(tx, [found], request.body.reason, actorOf(request), at);
         return (await tx.getSvid(serial))!;
       });
       return svid;

@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { EC_SIGNING_ALGORITHM, toPem, x509 } from '../../pki/x509.ts';
-import { PUBLIC, SVID } from '../auth.ts';
+import { InterlockError } from '../../errors.ts';
+import { PUBLIC, SVID, actorOf, roles } from '../auth.ts';
+import { revokeSvids } from '../revoke.ts';
 import type { ServerDeps } from '../app.ts';
 
 const CRL_VALIDITY_MS = 3_600_000;
@@ -19,6 +21,33 @@ export function registerRevocationRoutes(app: FastifyInstance, deps: ServerDeps)
     const revoked = await store.listSvids({ revoked: true, validAt: deps.clock.now().toISOString(), limit: 100_000 });
     return { lastEventId, revoked: revoked.map((s) => ({ serial: s.serial, cluster: s.cluster, spiffeId: s.spiffeId, notAfter: s.notAfter, revokedAt: s.revokedAt })) };
   });
+
+  // Revoke every still-valid SVID of a SPIFFE ID or of a whole cluster, in one transaction.
+  app.post<{ Body: { spiffeId?: string; cluster?: string; reason: string } }>(
+    '/v1/revocations',
+    {
+      config: { auth: roles('key-custodian') },
+      schema: {
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['reason'],
+          properties: { spiffeId: { type: 'string', maxLength: 2048 }, cluster: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$' }, reason: { type: 'string', minLength: 1, maxLength: 500 } },
+        },
+      },
+    },
+    async (request) => {
+      const { spiffeId, cluster, reason } = request.body;
+      if (Boolean(spiffeId) === Boolean(cluster)) throw new InterlockError('IL_ERR_REQUEST_INVALID', 'give exactly one of spiffeId or cluster', { field: 'body.spiffeId' });
+      const at = deps.clock.now().toISOString();
+      const revoked = await store.transaction(async (tx) => {
+        if (cluster && !(await tx.getCluster(cluster))) throw new InterlockError('IL_ERR_CLUSTER_UNKNOWN', `no cluster named ${cluster}`, { field: 'cluster' });
+        const matching = await tx.listSvids({ ...(spiffeId ? { spiffeId } : { cluster: cluster! }), validAt: at, revoked: false, limit: 1_000_000 });
+        return revokeSvids(tx, matching, reason, actorOf(request), at);
+      });
+      return { revoked, count: revoked.length };
+    },
+  );
 
   app.get<{ Params: { cluster: string; format: 'pem' | 'der' } }>(
     '/v1/crl/:cluster.:format',
