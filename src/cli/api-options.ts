@@ -1,7 +1,9 @@
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { InterlockError } from '../errors.ts';
 import type { ApiConnection } from '../client/api.ts';
+import { readKeyMaterial } from '../util/files.ts';
+
+const read = (p: string, f: string) => readKeyMaterial(p, f).toString('utf8').trim();
 
 /** Connection flags shared by every command that talks to the control plane. */
 export function withApi(command: Command): Command {
@@ -17,14 +19,6 @@ export interface ApiOptions {
   tokenFile?: string;
   caFile?: string;
   json?: boolean;
-}
-
-function read(path: string, field: string): string {
-  try {
-    return readFileSync(path, 'utf8').trim();
-  } catch (error) {
-    throw new InterlockError('IL_ERR_KEY_UNREADABLE', `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`, { field });
-  }
 }
 
 export function connectionFrom(options: ApiOptions): ApiConnection {

@@ -1,10 +1,12 @@
-import { readFileSync } from 'node:fs';
 import { InterlockError } from '../errors.ts';
 import { parseWorkloadSpiffeId } from '../identity/spiffe-id.ts';
 import { WorkloadIdentity, type SvidMaterial } from '../workload/identity.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { GatewayConfig } from './config.ts';
 import { loadTlsIdentity, type TlsIdentity } from './tls-identity.ts';
+import { readKeyMaterial } from '../util/files.ts';
+
+const readSecretFile = (p: string, f: string) => readKeyMaterial(p, f).toString('utf8').trim();
 
 /**
  * Where the gateway's own SVID comes from: files issued by `interlock svid
@@ -15,14 +17,6 @@ export interface IdentitySource {
   readonly current: TlsIdentity;
   onRotate(listener: (identity: TlsIdentity) => void): void;
   close(): void;
-}
-
-function readSecretFile(path: string, field: string): string {
-  try {
-    return readFileSync(path, 'utf8').trim();
-  } catch (error) {
-    throw new InterlockError('IL_ERR_KEY_UNREADABLE', `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`, { field });
-  }
 }
 
 function toTlsIdentity(svid: SvidMaterial): TlsIdentity {

@@ -1,9 +1,11 @@
-import { readFileSync } from 'node:fs';
 import type { TLSSocket } from 'node:tls';
 import { InterlockError } from '../errors.ts';
 import { checkNameConstraints, checkSvidLeaf } from '../pki/verify.ts';
 import { x509 } from '../pki/x509.ts';
 import type { SpiffeId } from '../identity/spiffe-id.ts';
+import { readKeyMaterial } from '../util/files.ts';
+
+const readPem = (p: string, f: string) => readKeyMaterial(p, f).toString('utf8');
 
 /** The files that make up one SVID holder's TLS identity. */
 export interface TlsIdentity {
@@ -13,14 +15,6 @@ export interface TlsIdentity {
   /** PEM trust bundle: the roots peers must chain to. */
   readonly bundlePem: string;
   readonly spiffeId: SpiffeId;
-}
-
-function readPem(path: string, field: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new InterlockError('IL_ERR_KEY_UNREADABLE', `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`, { field });
-  }
 }
 
 export function loadTlsIdentity(files: { cert: string; key: string; bundle: string }): TlsIdentity {

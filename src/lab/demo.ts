@@ -100,10 +100,6 @@ function cluster(world: LabWorld, name: string): LabCluster {
   return found;
 }
 
-function shortId(id: string): string {
-  return id.replace(/^spiffe:\/\//, '');
-}
-
 export async function buildScenarios(world: LabWorld): Promise<{ scenarios: Scenario[]; agents: https.Agent[] }> {
   const east = cluster(world, 'east');
   const west = cluster(world, 'west');

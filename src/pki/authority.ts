@@ -4,11 +4,13 @@ import { InterlockError } from '../errors.ts';
 import type { Clock } from '../clock.ts';
 import { parseTrustDomain } from '../identity/spiffe-id.ts';
 import { AuditLog } from '../audit/chain-file.ts';
-import { writeFileAtomic } from '../util/files.ts';
+import { writeFileAtomic, readKeyMaterial } from '../util/files.ts';
 import { createClusterCa, createRootCa, issueX509Svid, type CaMaterial, type ClusterCa } from './certificates.ts';
 import { sealPrivateKey, unsealPrivateKey, type KeySecret } from './key-protection.ts';
 import { toPemBundle, toSpiffeBundle } from './bundle.ts';
 import { exportPrivateKeyPem, generateKeyPair, importPrivateKeyPem, x509 } from './x509.ts';
+
+const readText = (p: string, f: string) => readKeyMaterial(p, f).toString('utf8');
 
 /**
  * The certificate authority as files in a state folder:
@@ -65,14 +67,6 @@ function paths(dir: string) {
     bundleSpiffe: join(dir, 'bundle.spiffe.json'),
     audit: join(dir, 'audit', 'ca.audit.jsonl'),
   };
-}
-
-function readText(path: string, field: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    throw new InterlockError('IL_ERR_KEY_UNREADABLE', `cannot read ${path}`, { field });
-  }
 }
 
 export class CertificateAuthority {

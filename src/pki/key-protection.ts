@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes, scryptSync } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { InterlockError } from '../errors.ts';
+import { readKeyMaterial } from '../util/files.ts';
 
 /**
  * CA private keys never touch the disk in clear: they are sealed with
@@ -96,20 +96,10 @@ export interface SecretOptions {
   readonly env?: NodeJS.ProcessEnv;
 }
 
-function readSecretFile(path: string, field: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (error) {
-    throw new InterlockError('IL_ERR_KEY_UNREADABLE', `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`, {
-      field,
-    });
-  }
-}
-
 /** Finds the operator's secret: --key-file, then --passphrase-file, then $INTERLOCK_CA_PASSPHRASE. */
 export function resolveKeySecret(options: SecretOptions): KeySecret {
   if (options.keyFile) {
-    const raw = readSecretFile(options.keyFile, '--key-file').toString('utf8').trim();
+    const raw = readKeyMaterial(options.keyFile, '--key-file').toString('utf8').trim();
     const value = Buffer.from(raw, 'base64');
     if (value.length !== KEY_FILE_BYTES || value.toString('base64') !== raw) {
       throw new InterlockError('IL_ERR_KEY_UNREADABLE', `key file must hold ${KEY_FILE_BYTES} random bytes in base64`, {
@@ -119,7 +109,7 @@ export function resolveKeySecret(options: SecretOptions): KeySecret {
     }
     return { kind: 'key-file', value, source: options.keyFile };
   }
-  const fromFile = options.passphraseFile ? readSecretFile(options.passphraseFile, '--passphrase-file').toString('utf8').replace(/\r?\n$/, '') : undefined;
+  const fromFile = options.passphraseFile ? readKeyMaterial(options.passphraseFile, '--passphrase-file').toString('utf8').replace(/\r?\n$/, '') : undefined;
   const passphrase = fromFile ?? options.env?.[PASSPHRASE_ENV];
   if (passphrase === undefined) {
     throw new InterlockError('IL_ERR_KEY_SECRET_MISSING', 'CA keys are encrypted at rest and need a secret', {

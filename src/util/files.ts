@@ -1,4 +1,5 @@
-import { mkdirSync, renameSync, rmSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import { InterlockError } from '../errors.ts';
 import { dirname } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -22,5 +23,14 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
   } catch (error) {
     rmSync(temp, { force: true });
     throw error;
+  }
+}
+
+/** Reads a key, certificate or secret file; any failure is IL_ERR_KEY_UNREADABLE naming the file and the setting it came from. */
+export function readKeyMaterial(path: string, field: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new InterlockError('IL_ERR_KEY_UNREADABLE', `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`, { field });
   }
 }

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { InterlockError } from '../../errors.ts';
 import { parseWorkloadSpiffeId } from '../../identity/spiffe-id.ts';
 import { SVID_TTL_DEFAULT_MS, SVID_TTL_MAX_MS, SVID_TTL_MIN_MS } from '../../pki/certificates.ts';
@@ -29,7 +29,6 @@ function now(deps: ServerDeps): string {
 /** Clusters, registration entries, join tokens and admins: the `operator`'s domain. */
 export function registerRegistryRoutes(app: FastifyInstance, deps: ServerDeps): void {
   const { store } = deps;
-  const audit = (request: FastifyRequest, type: string, data: Record<string, unknown>) => store.appendAudit({ type, actor: actorOf(request), data }, now(deps));
 
   app.post<{ Body: { name: string; trustDomain?: string; k8s?: { jwks: object; issuer: string } } }>(
     '/v1/clusters',
