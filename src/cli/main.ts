@@ -14,6 +14,7 @@ import { registerPolicyRollout } from './commands/policy/rollout.ts';
 import { registerPolicyTest } from './commands/policy/test.ts';
 import { registerGateway } from './commands/gateway/run.ts';
 import { registerServer } from './commands/server/run.ts';
+import { registerCheck } from './commands/check/check.ts';
 import { registerAuditVerify } from './commands/audit/verify.ts';
 import { registerAuditVerifyRemote } from './commands/audit/verify-remote.ts';
 import { registerLabUp } from './commands/lab/up.ts';
@@ -51,6 +52,7 @@ export function buildProgram(): Command {
 
   registerServer(program);
   registerGateway(program);
+  registerCheck(program);
 
   const audit = program.command('audit').description('the hash-chained audit log');
   registerAuditVerify(audit);

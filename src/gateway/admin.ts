@@ -2,6 +2,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { PolicyState } from './policy-state.ts';
 import type { IdentitySource } from './identity-source.ts';
+import type { GatewayConfig } from './config.ts';
+import { gatewayHealth } from './health.ts';
 
 /**
  * The gateway's admin port (plain HTTP: bind it to loopback or a pod-local
@@ -9,21 +11,22 @@ import type { IdentitySource } from './identity-source.ts';
  * state as JSON. /readyz: 200 only while a fresh policy bundle is in force,
  * so a load balancer stops sending traffic to a gateway that can only deny.
  */
-export function startAdminServer(options: { listen: { host: string; port: number }; cluster: string; policy: PolicyState; identity: IdentitySource }): Promise<{ address: string; close(): Promise<void> }> {
+export function startAdminServer(options: { listen: { host: string; port: number }; config: GatewayConfig; policy: PolicyState; identity: IdentitySource }): Promise<{ address: string; close(): Promise<void> }> {
   const server = http.createServer((req, res) => {
-    const policy = options.policy.describe();
-    const body = {
-      cluster: options.cluster,
-      identity: { spiffeId: options.identity.current.spiffeId.id },
-      policy,
-    };
     const send = (status: number, value: unknown) => {
       const text = JSON.stringify(value);
       res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
     };
-    if (req.url === '/healthz') return send(200, { status: 'alive', ...body });
-    if (req.url === '/readyz') return policy.state === 'fresh' ? send(200, { status: 'ready', ...body }) : send(503, { status: `not ready: policy ${policy.state}`, ...body });
-    send(404, { error: { code: 'IL_ERR_NOT_FOUND', message: `no route ${req.url}` } });
+    const url = new URL(req.url ?? '/', 'http://admin');
+    if (url.pathname !== '/healthz' && url.pathname !== '/readyz') {
+      send(404, { error: { code: 'IL_ERR_NOT_FOUND', message: `no route ${url.pathname}` } });
+      return;
+    }
+    // ?probe=peers adds a real mTLS handshake to every peer gateway (interlock check asks for it).
+    void gatewayHealth({ config: options.config, identity: options.identity, policy: options.policy, probePeers: url.searchParams.get('probe') === 'peers' }).then((body) => {
+      if (url.pathname === '/healthz') return send(200, { status: 'alive', ...body });
+      return body.policy.state === 'fresh' ? send(200, { status: 'ready', ...body }) : send(503, { status: `not ready: policy ${body.policy.state}`, ...body });
+    }, (error: Error) => send(500, { error: { code: 'IL_ERR_INTERNAL', message: error.message } }));
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);

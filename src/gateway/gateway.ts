@@ -92,7 +92,7 @@ export async function startGateway(config: GatewayConfig, options: { log: Logger
   });
   const inbound = await listen(inboundListener.server, config.inbound.listen);
   const outbound = await listen(outboundListener.server, config.outbound.listen);
-  const admin = config.admin ? await startAdminServer({ listen: splitHostPort(config.admin.listen), cluster: config.cluster, policy, identity: source }) : undefined;
+  const admin = config.admin ? await startAdminServer({ listen: splitHostPort(config.admin.listen), config, policy, identity: source }) : undefined;
   options.log.info(
     { event: 'gateway.ready', cluster: config.cluster, spiffeId: identity.spiffeId.id, inbound, outbound, admin: admin?.address ?? null, policy: policy.describe() },
     'gateway ready',

@@ -7,7 +7,7 @@ export interface DemoReport {
   readonly dir: string;
   readonly policyFile: string;
   readonly controlPlane: { url: string; spiffeId: string; policyVersion: number; policyProposedBy: string; policyActivatedBy: string | null; audit: RecordChainVerification };
-  readonly gateways: Record<string, { spiffeId: string; inbound: string; outbound: string; config: string }>;
+  readonly gateways: Record<string, { spiffeId: string; inbound: string; outbound: string; admin: string; config: string }>;
   readonly scenarios: readonly ScenarioResult[];
   readonly audit: readonly AuditVerification[];
 }

@@ -14,6 +14,7 @@ import { callThroughGateway, createWorkloadAgent } from '../../src/lab/workload-
 import { foreignCredentials, tryHandshake } from '../../src/lab/attackers.ts';
 import { createPrivateKey } from 'node:crypto';
 import { tempDir } from '../helpers/pki.ts';
+import { runCliAsync } from '../helpers/cli.ts';
 import { WorkloadIdentity } from '../../src/workload/identity.ts';
 
 // A policy that also permits POST, so a large streamed body can be shown to flow through.
@@ -206,6 +207,14 @@ describe('a real gateway pair on loopback', () => {
   test('a client with no certificate at all is refused', async () => {
     const outcome = await tryHandshake({ ...westIn(), bundlePem: bundle() });
     assert.equal(outcome.connected, false);
+  });
+
+  test('interlock check passes on the healthy pair, with a real handshake to each peer', async () => {
+    const admins = [...world.clusters.values()].flatMap((c) => ['--gateway', `${c.gateway.admin.host}:${c.gateway.admin.port}`]);
+    const result = await runCliAsync(['check', ...admins, '--json']);
+    assert.equal(result.status, 0, result.stdout + result.stderr);
+    const report = JSON.parse(result.stdout) as { ok: boolean; results: Array<{ name: string; ok: boolean }> };
+    assert.deepEqual(report.results.filter((r) => r.name.startsWith('mTLS to')).map((r) => r.ok), [true, true]);
   });
 
   test("every gateway's audit chain verifies after all of the above", () => {

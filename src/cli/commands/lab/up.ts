@@ -14,7 +14,7 @@ function gatewaysOf(world: LabWorld): DemoReport['gateways'] {
   return Object.fromEntries(
     [...world.clusters.values()].map((c) => [
       c.name,
-      { spiffeId: c.gateway.spiffeId, inbound: `${c.gateway.inbound.host}:${c.gateway.inbound.port}`, outbound: `${c.gateway.outbound.host}:${c.gateway.outbound.port}`, config: c.gateway.configPath },
+      { spiffeId: c.gateway.spiffeId, inbound: `${c.gateway.inbound.host}:${c.gateway.inbound.port}`, outbound: `${c.gateway.outbound.host}:${c.gateway.outbound.port}`, admin: `${c.gateway.admin.host}:${c.gateway.admin.port}`, config: c.gateway.configPath },
     ]),
   );
 }
@@ -69,7 +69,8 @@ export function registerLabUp(lab: Command): void {
         process.stdout.write(
           [
             `lab running in ${world.dir}`,
-            ...Object.entries(gatewaysOf(world)).map(([name, g]) => `  ${name}: inbound ${g.inbound}, outbound ${g.outbound}`),
+            ...Object.entries(gatewaysOf(world)).map(([name, g]) => `  ${name}: inbound ${g.inbound}, outbound ${g.outbound}, admin ${g.admin}`),
+            `check them: interlock check ${Object.values(gatewaysOf(world)).map((g) => `--gateway ${g.admin}`).join(' ')}`,
             '',
             `control plane ${world.controlPlane.url}; admin token in ${world.dir}/control-plane/admin.token, bundle in ${world.controlPlane.bundleFile}`,
             '',

@@ -1,0 +1,58 @@
+import tls from 'node:tls';
+import { gatewaySpiffeId } from '../identity/spiffe-id.ts';
+import { parseCertificatesPem } from '../pki/x509.ts';
+import type { GatewayConfig } from './config.ts';
+import { splitHostPort } from './config.ts';
+import type { IdentitySource } from './identity-source.ts';
+import type { PolicyState } from './policy-state.ts';
+import { expectServerId, tlsOptions } from './tls-identity.ts';
+
+/**
+ * The facts `interlock check` and the admin port report about a gateway:
+ * its SVID and trust bundle lifetimes, its policy bundle, its clock, and on
+ * request a real mTLS handshake to every peer gateway (verifying the peer's
+ * SPIFFE ID, exactly as traffic would).
+ */
+export interface PeerProbe {
+  readonly cluster: string;
+  readonly address: string;
+  readonly ok: boolean;
+  readonly ms: number;
+  readonly error?: string;
+}
+
+function probePeer(cluster: string, address: string, trustDomain: string, identity: IdentitySource, timeoutMs: number): Promise<PeerProbe> {
+  const started = performance.now();
+  const { host, port } = splitHostPort(address);
+  return new Promise((resolve) => {
+    const socket = tls.connect({ host, port, ...tlsOptions(identity.current), checkServerIdentity: expectServerId(gatewaySpiffeId(trustDomain)) });
+    const done = (error?: string) => {
+      socket.destroy();
+      resolve({ cluster, address, ok: !error, ms: Math.round((performance.now() - started) * 10) / 10, ...(error ? { error } : {}) });
+    };
+    socket.once('secureConnect', () => done());
+    socket.once('error', (error: NodeJS.ErrnoException) => done(error.code ?? error.message));
+    socket.setTimeout(timeoutMs, () => done('timeout'));
+  });
+}
+
+export async function gatewayHealth(options: { config: GatewayConfig; identity: IdentitySource; policy: PolicyState; probePeers: boolean }) {
+  const [svid] = parseCertificatesPem(options.identity.current.certPem);
+  const roots = parseCertificatesPem(options.identity.current.bundlePem);
+  const peers = options.probePeers
+    ? await Promise.all(Object.entries(options.config.peers).map(([cluster, peer]) => probePeer(cluster, peer.address, peer.trustDomain, options.identity, 3_000)))
+    : undefined;
+  return {
+    cluster: options.config.cluster,
+    // Read after the probes, so a slow peer does not look like clock skew.
+    time: new Date().toISOString(),
+    identity: {
+      spiffeId: options.identity.current.spiffeId.id,
+      notBefore: svid?.notBefore.toISOString() ?? null,
+      notAfter: svid?.notAfter.toISOString() ?? null,
+    },
+    trustBundle: { roots: roots.length, earliestExpiry: roots.length ? new Date(Math.min(...roots.map((r) => r.notAfter.getTime()))).toISOString() : null },
+    policy: options.policy.describe(),
+    ...(peers ? { peers } : {}),
+  };
+}
