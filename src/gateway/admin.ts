@@ -10,6 +10,7 @@ import { gatewayHealth } from './health.ts';
  * address). /healthz: the process is alive, with the policy and identity
  * state as JSON. /readyz: 200 only while a fresh policy bundle is in force,
  * so a load balancer stops sending traffic to a gateway that can only deny.
+ * POST /renew renews the gateway's SVID at once.
  */
 export function startAdminServer(options: { listen: { host: string; port: number }; config: GatewayConfig; policy: PolicyState; identity: IdentitySource }): Promise<{ address: string; close(): Promise<void> }> {
   const server = http.createServer((req, res) => {
@@ -18,6 +19,14 @@ export function startAdminServer(options: { listen: { host: string; port: number
       res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
     };
     const url = new URL(req.url ?? '/', 'http://admin');
+    if (url.pathname === '/renew' && req.method === 'POST') {
+      // Renew the gateway's SVID now (after a CA rotation, or to rehearse one); traffic keeps flowing.
+      void options.identity.renewNow().then(
+        (next) => send(200, { renewed: next.spiffeId.id }),
+        (error: Error & { code?: string }) => send(409, { error: { code: error.code ?? 'IL_ERR_INTERNAL', message: error.message } }),
+      );
+      return;
+    }
     if (url.pathname !== '/healthz' && url.pathname !== '/readyz') {
       send(404, { error: { code: 'IL_ERR_NOT_FOUND', message: `no route ${url.pathname}` } });
       return;

@@ -48,6 +48,7 @@ export async function gatewayHealth(options: { config: GatewayConfig; identity: 
     time: new Date().toISOString(),
     identity: {
       spiffeId: options.identity.current.spiffeId.id,
+      serial: svid?.serialNumber ?? null,
       notBefore: svid?.notBefore.toISOString() ?? null,
       notAfter: svid?.notAfter.toISOString() ?? null,
     },

@@ -16,6 +16,8 @@ const readSecretFile = (p: string, f: string) => readKeyMaterial(p, f).toString(
 export interface IdentitySource {
   readonly current: TlsIdentity;
   onRotate(listener: (identity: TlsIdentity) => void): void;
+  /** Renews now (control-plane identities only); resolves with the new identity. */
+  renewNow(): Promise<TlsIdentity>;
   close(): void;
 }
 
@@ -27,7 +29,12 @@ export async function openIdentitySource(config: GatewayConfig, log: Logger): Pr
   const identity = config.identity;
   if ('cert' in identity) {
     const fixed = loadTlsIdentity(identity);
-    return { current: fixed, onRotate: () => undefined, close: () => undefined };
+    return {
+      current: fixed,
+      onRotate: () => undefined,
+      renewNow: () => Promise.reject(new InterlockError('IL_ERR_USAGE', 'this gateway uses certificate files; issue new ones with interlock svid issue', { field: 'identity' })),
+      close: () => undefined,
+    };
   }
   const workload = await WorkloadIdentity.attest({
     server: identity.server,
@@ -54,6 +61,10 @@ export async function openIdentitySource(config: GatewayConfig, log: Logger): Pr
       return current;
     },
     onRotate: (listener) => listeners.push(listener),
+    renewNow: async () => {
+      await workload.renewNow();
+      return current;
+    },
     close: () => workload.close(),
   };
 }

@@ -1,0 +1,70 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import https from 'node:https';
+import { join } from 'node:path';
+import { gatewaySpiffeId } from '../../src/identity/spiffe-id.ts';
+import { startLab, type LabWorld } from '../../src/lab/world.ts';
+import { callThroughGateway, createWorkloadAgent } from '../../src/lab/workload-client.ts';
+import { tempDir } from '../helpers/pki.ts';
+
+function renew(admin: { host: string; port: number }): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const request = http.request({ ...admin, method: 'POST', path: '/renew' }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    request.on('error', reject);
+    request.end();
+  });
+}
+
+describe('gateway SVID rotation under traffic', () => {
+  let world: LabWorld;
+  before(async () => {
+    world = await startLab({ dir: join(tempDir('interlock-rotate-'), 'lab') });
+  });
+  after(() => world?.close());
+
+  test('both gateways renew their SVIDs repeatedly while requests flow: zero failed requests', async () => {
+    const east = world.clusters.get('east')!;
+    const west = world.clusters.get('west')!;
+    const identity = east.identities.get('frontend')!;
+    const keepAlive = createWorkloadAgent(identity, gatewaySpiffeId(east.trustDomain));
+    // A second client that opens a new connection for every request, so new handshakes happen mid-rotation too.
+    const fresh = new https.Agent({ keepAlive: false, cert: identity.certPem, key: identity.keyPem, ca: identity.bundlePem, checkServerIdentity: () => undefined });
+    let stop = false;
+    const outcomes: number[] = [];
+    const loop = async (agent: https.Agent) => {
+      while (!stop) {
+        const result = await callThroughGateway(agent, east.gateway.outbound, { method: 'GET', host: 'billing.west.interlock', path: '/invoices/1' }).catch(() => ({ status: 0 }));
+        outcomes.push(result.status);
+      }
+    };
+    const traffic = [loop(keepAlive), loop(keepAlive), loop(fresh)];
+    const serials = new Set<string>();
+    for (let round = 0; round < 5; round++) {
+      await new Promise((r) => setTimeout(r, 150));
+      const statuses = await Promise.all([renew(east.gateway.admin), renew(west.gateway.admin)]);
+      assert.deepEqual(statuses, [200, 200]);
+      const health = await new Promise<{ identity: { serial: string } }>((resolve, reject) =>
+        http.get({ ...east.gateway.admin, path: '/healthz' }, (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c));
+          res.on('end', () => resolve(JSON.parse(text)));
+        }).on('error', reject),
+      );
+      serials.add(health.identity.serial);
+    }
+    await new Promise((r) => setTimeout(r, 150));
+    stop = true;
+    await Promise.all(traffic);
+    keepAlive.destroy();
+    fresh.destroy();
+    const failed = outcomes.filter((s) => s !== 200).length;
+    console.log(`# ${outcomes.length} requests during 10 gateway SVID renewals, ${failed} failed`);
+    assert.ok(outcomes.length > 50, `only ${outcomes.length} requests`);
+    assert.equal(failed, 0);
+    assert.equal(serials.size, 5, 'each renewal put a new SVID in place');
+  });
+});
