@@ -57,6 +57,7 @@ export const ERRORS = {
   IL_ERR_ROUTE_UNKNOWN_CLUSTER: { status: 404, title: 'The request names a cluster this gateway has no peer for' },
   IL_ERR_ROUTE_UNKNOWN_SERVICE: { status: 404, title: 'The request names a service this cluster does not export' },
   IL_ERR_PEER_UNAVAILABLE: { status: 502, title: 'The remote gateway could not be reached or refused the handshake' },
+  IL_ERR_PEER_CIRCUIT_OPEN: { status: 503, title: 'The remote gateway failed repeatedly, so requests to it fail fast until a probe succeeds' },
   IL_ERR_UPSTREAM_UNAVAILABLE: { status: 502, title: 'The local service behind the gateway could not be reached' },
   IL_ERR_UPSTREAM_TIMEOUT: { status: 504, title: 'The local service or remote gateway did not answer in time' },
 

@@ -90,8 +90,12 @@ export const gatewayConfigSchema = z.strictObject({
       keepAliveTimeoutMs: z.number().int().min(100).max(600_000).default(5_000),
       /** How long an identity assertion from a peer gateway stays acceptable. */
       assertionMaxAgeMs: z.number().int().min(1_000).max(300_000).default(60_000),
+      /** Consecutive connection failures to a peer gateway before its circuit opens. */
+      peerFailureThreshold: z.number().int().min(1).max(1_000).default(5),
+      /** How long an open circuit fails requests fast before one probe is let through. */
+      peerCooldownMs: z.number().int().min(100).max(600_000).default(5_000),
     })
-    .default({ requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, assertionMaxAgeMs: 60_000 }),
+    .default({ requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, assertionMaxAgeMs: 60_000, peerFailureThreshold: 5, peerCooldownMs: 5_000 }),
 });
 
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;

@@ -24,14 +24,17 @@ export interface ForwardTarget {
  * either body: bodies of any size flow through with constant memory, and
  * backpressure is kept by pipe().
  */
-export function forwardRequest(req: IncomingMessage, res: ServerResponse, target: ForwardTarget): Promise<void> {
+/** 'ok' once the next hop answered (whatever its status); 'failed' if it could not be reached or timed out. */
+export type ForwardOutcome = 'ok' | 'failed';
+
+export function forwardRequest(req: IncomingMessage, res: ServerResponse, target: ForwardTarget): Promise<ForwardOutcome> {
   return new Promise((resolve) => {
     const transport = target.protocol === 'https:' ? https : http;
     let settled = false;
-    const finish = () => {
+    const finish = (outcome: ForwardOutcome = 'ok') => {
       if (!settled) {
         settled = true;
-        resolve();
+        resolve(outcome);
       }
     };
     const upstream = transport.request(
@@ -63,7 +66,7 @@ export function forwardRequest(req: IncomingMessage, res: ServerResponse, target
           ? error
           : new InterlockError(target.unavailableCode, `${target.host}:${target.port} unreachable: ${(error as NodeJS.ErrnoException).code ?? error.message}`);
       sendError(res, failure);
-      finish();
+      finish('failed');
     });
     res.on('close', () => {
       if (!res.writableFinished) upstream.destroy();

@@ -14,6 +14,7 @@ import { forwardRequest } from './forward.ts';
 import { sendError } from './http-util.ts';
 import { expectServerId, peerSpiffeId, tlsOptions, type TlsIdentity } from './tls-identity.ts';
 import { createMutualTlsListener } from './listener.ts';
+import { CircuitBreaker } from './circuit-breaker.ts';
 import { peerSerial, type RevocationList } from './revocations.ts';
 import type { GatewayListener } from './inbound.ts';
 
@@ -53,6 +54,8 @@ export function createOutboundServer(deps: OutboundDeps): GatewayListener {
   let identity = deps.identity;
   let routes = buildPeerRoutes(config, identity);
   let signingKey: KeyObject = createPrivateKey(identity.keyPem);
+  // Breakers outlive SVID rotations: a peer that is down stays known as down.
+  const breakers = new Map(Object.keys(config.peers).map((cluster) => [cluster, new CircuitBreaker({ failureThreshold: config.limits.peerFailureThreshold, cooldownMs: config.limits.peerCooldownMs }, clock)]));
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const socket = req.socket as TLSSocket;
@@ -75,6 +78,10 @@ export function createOutboundServer(deps: OutboundDeps): GatewayListener {
           ...(known.length ? { hint: `peers: ${known.join(', ')}` } : {}),
         });
       }
+      const breaker = breakers.get(target.cluster)!;
+      if (!breaker.allow()) {
+        throw new InterlockError('IL_ERR_PEER_CIRCUIT_OPEN', `the gateway of ${target.cluster} failed repeatedly; not trying again for ${Math.ceil(breaker.retryInMs / 1000)} s`, { field: 'host' });
+      }
       const purpose = parsePurpose(req.headers[PURPOSE_HEADER]);
       const assertion = await signIdentityAssertion(
         signingKey,
@@ -82,7 +89,7 @@ export function createOutboundServer(deps: OutboundDeps): GatewayListener {
         clock,
         Math.floor(config.limits.assertionMaxAgeMs / 1000),
       );
-      await forwardRequest(req, res, {
+      const outcome = await forwardRequest(req, res, {
         protocol: 'https:',
         host: route.host,
         port: route.port,
@@ -92,6 +99,8 @@ export function createOutboundServer(deps: OutboundDeps): GatewayListener {
         unavailableCode: 'IL_ERR_PEER_UNAVAILABLE',
         trustAnswerHeaders: true,
       });
+      if (outcome === 'ok') breaker.success();
+      else breaker.failure();
     } catch (error) {
       const failure = toInterlockError(error);
       if (failure.code === 'IL_ERR_INTERNAL') log.error({ err: failure.message }, 'outbound request failed');

@@ -67,4 +67,23 @@ describe('gateway SVID rotation under traffic', () => {
     assert.equal(failed, 0);
     assert.equal(serials.size, 5, 'each renewal put a new SVID in place');
   });
+
+  test('when the peer gateway is gone, requests fail with a clear error and then fail fast (circuit open)', async () => {
+    const east = world.clusters.get('east')!;
+    const west = world.clusters.get('west')!;
+    const agent = createWorkloadAgent(east.identities.get('frontend')!, gatewaySpiffeId(east.trustDomain));
+    try {
+      const { stopChild } = await import('../../src/lab/process.ts');
+      await stopChild(west.gateway.process);
+      const codes: string[] = [];
+      for (let i = 0; i < 7; i++) {
+        const result = await callThroughGateway(agent, east.gateway.outbound, { method: 'GET', host: 'billing.west.interlock', path: '/' });
+        codes.push(`${result.status} ${result.errorCode}`);
+      }
+      // Default threshold: five connection failures, then the circuit opens.
+      assert.deepEqual(codes, [...Array(5).fill('502 IL_ERR_PEER_UNAVAILABLE'), '503 IL_ERR_PEER_CIRCUIT_OPEN', '503 IL_ERR_PEER_CIRCUIT_OPEN']);
+    } finally {
+      agent.destroy();
+    }
+  });
 });
