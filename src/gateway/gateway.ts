@@ -82,6 +82,14 @@ export async function startGateway(config: GatewayConfig, options: { log: Logger
   const revocations = new RevocationList(options.log);
   const stopRevocations = link ? revocations.follow(link) : () => undefined;
   const stopPolicy = await startPolicy(config, link, source, policy, clock, options.log);
+  // Our cluster's CA was rotated: move onto an SVID from the new intermediate now, not at half life.
+  link?.on(['ca.rotated'], (event) => {
+    if (event.data.cluster !== config.cluster) return;
+    source.renewNow().then(
+      () => options.log.info({ event: 'gateway.renewed-after-ca-rotation', ca: event.data.current }, 'SVID renewed under the new cluster CA'),
+      (error: Error) => options.log.warn({ event: 'gateway.renewal-after-ca-rotation-failed', err: error.message }, 'renewal after CA rotation failed; the SDK retries at half life'),
+    );
+  });
   const identity = source.current;
   const deps = { config, identity, audit, clock, log: options.log, revocations };
   const inboundListener = createInboundServer({ ...deps, policy });

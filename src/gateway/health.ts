@@ -37,7 +37,7 @@ function probePeer(cluster: string, address: string, trustDomain: string, identi
 }
 
 export async function gatewayHealth(options: { config: GatewayConfig; identity: IdentitySource; policy: PolicyState; probePeers: boolean }) {
-  const [svid] = parseCertificatesPem(options.identity.current.certPem);
+  const [svid, intermediate] = parseCertificatesPem(options.identity.current.certPem);
   const roots = parseCertificatesPem(options.identity.current.bundlePem);
   const peers = options.probePeers
     ? await Promise.all(Object.entries(options.config.peers).map(([cluster, peer]) => probePeer(cluster, peer.address, peer.trustDomain, options.identity, 3_000)))
@@ -49,6 +49,8 @@ export async function gatewayHealth(options: { config: GatewayConfig; identity: 
     identity: {
       spiffeId: options.identity.current.spiffeId.id,
       serial: svid?.serialNumber ?? null,
+      /** Serial of the cluster CA that signed it: changes after a CA rotation. */
+      issuerSerial: intermediate?.serialNumber ?? null,
       notBefore: svid?.notBefore.toISOString() ?? null,
       notAfter: svid?.notAfter.toISOString() ?? null,
     },

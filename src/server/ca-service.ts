@@ -147,6 +147,29 @@ export class CaService {
   }
 
   /**
+   * Rotates a cluster's intermediate CA: a new key and certificate sign from
+   * now on; the old one is retired from issuance but its SVIDs stay valid
+   * until they expire, because trust is anchored in the root and each SVID
+   * travels with its own intermediate. Gateways renew on the `ca.rotated`
+   * event; workloads move over at their next half-life renewal.
+   */
+  async rotateClusterCa(name: string, actor: string): Promise<{ previous: string; current: string }> {
+    const org = await this.org();
+    const current = await this.clusterCa(name);
+    const next = await createClusterCa(await this.root(), { cluster: name, trustDomain: current.trustDomain, organization: org!.organization, clock: this.#clock });
+    const row = await this.#authorityRow(next, `cluster:${name}`, name, 'cluster');
+    await this.#store.transaction(async (tx) => {
+      if (!(await tx.setAuthorityStatus(current.cert.serialNumber, 'retired'))) {
+        throw new InterlockError('IL_ERR_CLUSTER_UNKNOWN', `the CA of ${name} changed meanwhile; retry`, { field: 'cluster' });
+      }
+      await tx.putAuthority(row);
+      await tx.appendAudit({ type: 'ca.rotated', actor, data: { cluster: name, previous: current.cert.serialNumber, current: row.serial, notAfter: row.notAfter } }, this.#now());
+      await tx.appendEvent('ca.rotated', { cluster: name, previous: current.cert.serialNumber, current: row.serial }, this.#now());
+    });
+    return { previous: current.cert.serialNumber, current: row.serial };
+  }
+
+  /**
    * Signs an X.509-SVID for a registration entry. Only signs: the caller
    * records `row` in the same transaction as whatever authorised it, so a
    * certificate that was signed but not recorded is never handed out.

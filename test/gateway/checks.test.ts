@@ -10,7 +10,7 @@ function health(overrides: Partial<GatewayHealth> = {}): GatewayHealth {
   return {
     cluster: 'east',
     time: at(0),
-    identity: { spiffeId: 'spiffe://east.acme.internal/ns/interlock-system/sa/interlock-gateway', serial: '01', notBefore: at(-10 * 60_000), notAfter: at(50 * 60_000) },
+    identity: { spiffeId: 'spiffe://east.acme.internal/ns/interlock-system/sa/interlock-gateway', serial: '01', issuerSerial: 'aa', notBefore: at(-10 * 60_000), notAfter: at(50 * 60_000) },
     trustBundle: { roots: 1, earliestExpiry: at(365 * 24 * HOUR) },
     policy: { state: 'fresh', source: 'control-plane', enforcedVersion: 3, activeVersion: 3, candidateVersion: null, candidateMode: null, expiresAt: at(20 * HOUR), evaluated: 0, disagreements: 0, allowToDeny: 0, denyToAllow: 0 },
     peers: [{ cluster: 'west', address: '127.0.0.1:1', ok: true, ms: 3 }],
@@ -25,7 +25,7 @@ test('a healthy gateway passes every check', () => {
 });
 
 test('an SVID with under a quarter of its life left fails before it expires: renewal is overdue', () => {
-  assert.deepEqual(failing(health({ identity: { spiffeId: 'x', serial: '02', notBefore: at(-50 * 60_000), notAfter: at(10 * 60_000) } })), ['gateway SVID']);
+  assert.deepEqual(failing(health({ identity: { spiffeId: 'x', serial: '02', issuerSerial: 'aa', notBefore: at(-50 * 60_000), notAfter: at(10 * 60_000) } })), ['gateway SVID']);
 });
 
 test('an expired or unavailable policy bundle fails; so does a bundle root expiring within 30 days', () => {

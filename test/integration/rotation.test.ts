@@ -68,6 +68,43 @@ describe('gateway SVID rotation under traffic', () => {
     assert.equal(serials.size, 5, 'each renewal put a new SVID in place');
   });
 
+  test("rotating east's intermediate CA under traffic: the gateway moves to the new CA, old SVIDs keep working, zero failed requests", async () => {
+    const east = world.clusters.get('east')!;
+    const identity = east.identities.get('frontend')!; // issued by the old CA, used throughout
+    const agent = createWorkloadAgent(identity, gatewaySpiffeId(east.trustDomain));
+    const healthOf = () =>
+      new Promise<{ identity: { issuerSerial: string } }>((resolve, reject) =>
+        http.get({ ...east.gateway.admin, path: '/healthz' }, (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c));
+          res.on('end', () => resolve(JSON.parse(text)));
+        }).on('error', reject),
+      );
+    let stop = false;
+    const outcomes: number[] = [];
+    const loop = async () => {
+      while (!stop) outcomes.push((await callThroughGateway(agent, east.gateway.outbound, { method: 'GET', host: 'billing.west.interlock', path: '/' }).catch(() => ({ status: 0 }))).status);
+    };
+    const traffic = [loop(), loop()];
+    try {
+      const before = (await healthOf()).identity.issuerSerial;
+      const custodian = { ...world.controlPlane.admin, token: (await world.controlPlane.call<{ token: string }>('POST', '/v1/admins', { name: 'rita', roles: ['key-custodian'] })).token };
+      const rotated = await world.controlPlane.call<{ previous: string; current: string }>('POST', '/v1/clusters/east/rotate-ca', {}, custodian);
+      assert.equal(rotated.previous, before);
+      const deadline = Date.now() + 10_000;
+      while ((await healthOf()).identity.issuerSerial !== rotated.current && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.equal((await healthOf()).identity.issuerSerial, rotated.current, 'the east gateway renewed under the new CA');
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      stop = true;
+      await Promise.all(traffic);
+      agent.destroy();
+    }
+    console.log(`# ${outcomes.length} requests across the east CA rotation, ${outcomes.filter((s) => s !== 200).length} failed`);
+    assert.ok(outcomes.length > 10);
+    assert.deepEqual(outcomes.filter((s) => s !== 200), []);
+  });
+
   test('when the peer gateway is gone, requests fail with a clear error and then fail fast (circuit open)', async () => {
     const east = world.clusters.get('east')!;
     const west = world.clusters.get('west')!;
