@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { loadConfigFile, resolveFrom } from '../config/load.ts';
+import { splitHostPort } from '../config/host-port.ts';
 import { checkClusterName } from '../pki/authority.ts';
 import { InterlockError } from '../errors.ts';
 
@@ -125,7 +126,4 @@ function withResolvedPaths(config: GatewayConfig, path: string): GatewayConfig {
   };
 }
 
-export function splitHostPort(value: string): { host: string; port: number } {
-  const at = value.lastIndexOf(':');
-  return { host: value.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(value.slice(at + 1)) };
-}
+export { splitHostPort };

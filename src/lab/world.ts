@@ -10,6 +10,7 @@ import type { TlsIdentity } from '../gateway/tls-identity.ts';
 import { WorkloadIdentity } from '../workload/identity.ts';
 import type { PolicyVersionRow, RegistrationEntryRow } from '../store/types.ts';
 import { writeFileAtomic } from '../util/files.ts';
+import { splitHostPort } from '../config/host-port.ts';
 import { startLabControlPlane, type LabControlPlane } from './control-plane.ts';
 import { createFakeApiServer, type FakeApiServer } from './fake-kubernetes.ts';
 import { freePort } from './free-port.ts';
@@ -76,12 +77,6 @@ function prepareDir(dir: string): void {
   }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   writeFileAtomic(join(dir, LAB_MARKER), JSON.stringify({ createdAt: new Date().toISOString() }) + '\n', 0o644);
-}
-
-function hostPort(value: unknown): { host: string; port: number } {
-  const text = String(value);
-  const at = text.lastIndexOf(':');
-  return { host: text.slice(0, at), port: Number(text.slice(at + 1)) };
 }
 
 /**
@@ -203,7 +198,7 @@ export async function startLab(options: LabOptions): Promise<LabWorld> {
         service: p.service,
         apiServer: p.apiServer,
         identities: p.identities,
-        gateway: { spiffeId: String(ready.spiffeId), inbound: hostPort(ready.inbound), outbound: hostPort(ready.outbound), admin: hostPort(ready.admin), configPath, auditPath, joinTokenFile: p.joinTokenFile, process: child },
+        gateway: { spiffeId: String(ready.spiffeId), inbound: splitHostPort(String(ready.inbound)), outbound: splitHostPort(String(ready.outbound)), admin: splitHostPort(String(ready.admin)), configPath, auditPath, joinTokenFile: p.joinTokenFile, process: child },
       });
     }
     return { dir, controlPlane: cp, clusters, policyFile, policy, close };

@@ -8,6 +8,7 @@ import { openStore } from '../store/open.ts';
 import type { AdminRole, Store } from '../store/types.ts';
 import { writeFileAtomic } from '../util/files.ts';
 import { buildApp } from './app.ts';
+import { splitHostPort } from '../config/host-port.ts';
 import { CaService } from './ca-service.ts';
 import { EventTail } from './event-tail.ts';
 import { IdentityService } from './identity-service.ts';
@@ -75,10 +76,10 @@ export async function startControlPlane(config: ServerConfig, options: StartOpti
     const tls = await ca.serverIdentity(tlsOptions);
     const policies = new PolicyService(store, ca, options.secret, clock, config.policy.bundleTtlMs);
     const app = buildApp({ store, ca, identities, events, policies, clock, log: options.log }, tls);
-    const [host, port] = [config.listen.slice(0, config.listen.lastIndexOf(':')), Number(config.listen.slice(config.listen.lastIndexOf(':') + 1))];
-    await app.listen({ host: host.replace(/^\[|\]$/g, ''), port });
+    const { host, port } = splitHostPort(config.listen);
+    await app.listen({ host, port });
     const address = app.server.address();
-    const url = `https://${host}:${typeof address === 'object' && address ? address.port : port}`;
+    const url = `https://${host.includes(':') ? `[${host}]` : host}:${typeof address === 'object' && address ? address.port : port}`;
 
     // Re-issue our own certificate at half its life; new handshakes get it,
     // established connections are untouched.

@@ -1,6 +1,5 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import type https from 'node:https';
 import { join } from 'node:path';
 import { gatewaySpiffeId } from '../../src/identity/spiffe-id.ts';
@@ -8,19 +7,14 @@ import type { ApiConnection } from '../../src/client/api.ts';
 import { startLab, type LabWorld } from '../../src/lab/world.ts';
 import { callThroughGateway, createWorkloadAgent } from '../../src/lab/workload-client.ts';
 import { tempDir } from '../helpers/pki.ts';
+import { getAdminJson } from '../helpers/admin.ts';
 
 const ALLOW_GET = '@id("frontend-reads-billing") permit (principal == Interlock::Workload::"spiffe://east.acme.internal/ns/shop/sa/frontend", action, resource == Interlock::Service::"west/billing") when { context.method == "GET" };';
 const DENY_ALL_READS = '@id("billing-closed") forbid (principal, action, resource == Interlock::Service::"west/billing");';
 const BUNDLE_TTL_MS = 5_000;
 
-function health(admin: { host: string; port: number }, path = '/healthz'): Promise<{ status: number; body: { policy: Record<string, unknown> } }> {
-  return new Promise((resolve, reject) => {
-    http.get({ ...admin, path }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
-    }).on('error', reject);
-  });
+function health(admin: { host: string; port: number }, path = '/healthz') {
+  return getAdminJson<{ policy: Record<string, unknown> }>(admin, path);
 }
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {

@@ -7,6 +7,7 @@ import { gatewaySpiffeId } from '../../src/identity/spiffe-id.ts';
 import { startLab, type LabWorld } from '../../src/lab/world.ts';
 import { callThroughGateway, createWorkloadAgent } from '../../src/lab/workload-client.ts';
 import { tempDir } from '../helpers/pki.ts';
+import { getAdminJson } from '../helpers/admin.ts';
 
 function renew(admin: { host: string; port: number }): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -47,13 +48,7 @@ describe('gateway SVID rotation under traffic', () => {
       await new Promise((r) => setTimeout(r, 150));
       const statuses = await Promise.all([renew(east.gateway.admin), renew(west.gateway.admin)]);
       assert.deepEqual(statuses, [200, 200]);
-      const health = await new Promise<{ identity: { serial: string } }>((resolve, reject) =>
-        http.get({ ...east.gateway.admin, path: '/healthz' }, (res) => {
-          let text = '';
-          res.on('data', (c: Buffer) => (text += c));
-          res.on('end', () => resolve(JSON.parse(text)));
-        }).on('error', reject),
-      );
+      const { body: health } = await getAdminJson<{ identity: { serial: string } }>(east.gateway.admin, '/healthz');
       serials.add(health.identity.serial);
     }
     await new Promise((r) => setTimeout(r, 150));
@@ -72,14 +67,7 @@ describe('gateway SVID rotation under traffic', () => {
     const east = world.clusters.get('east')!;
     const identity = east.identities.get('frontend')!; // issued by the old CA, used throughout
     const agent = createWorkloadAgent(identity, gatewaySpiffeId(east.trustDomain));
-    const healthOf = () =>
-      new Promise<{ identity: { issuerSerial: string } }>((resolve, reject) =>
-        http.get({ ...east.gateway.admin, path: '/healthz' }, (res) => {
-          let text = '';
-          res.on('data', (c: Buffer) => (text += c));
-          res.on('end', () => resolve(JSON.parse(text)));
-        }).on('error', reject),
-      );
+    const healthOf = async () => (await getAdminJson<{ identity: { issuerSerial: string } }>(east.gateway.admin, '/healthz')).body;
     let stop = false;
     const outcomes: number[] = [];
     const loop = async () => {

@@ -3,9 +3,10 @@ import type { Command } from 'commander';
 import { InterlockError } from '../../../errors.ts';
 import { evaluateGateway, type CheckResult, type GatewayHealth } from '../../../gateway/checks.ts';
 import { EXIT_FAILED, EXIT_OK, action } from '../../run.ts';
+import { splitHostPort } from '../../../config/host-port.ts';
 
 function fetchHealth(address: string): Promise<GatewayHealth> {
-  const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
+  const { host, port } = splitHostPort(address);
   return new Promise((resolve, reject) => {
     const request = http.get({ host, port, path: '/healthz?probe=peers', timeout: 10_000 }, (res) => {
       let text = '';
