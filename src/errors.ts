@@ -85,6 +85,10 @@ export const ERRORS = {
   IL_ERR_CSR_INVALID: { status: 400, title: 'A certificate signing request is malformed, has a bad signature or an unsupported key' },
   IL_ERR_SVID_REVOKED: { status: 401, title: 'The presented SVID has been revoked' },
 
+  IL_ERR_ROTATION_IN_PROGRESS: { status: 409, title: 'Another CA rotation (or rotation step) is in progress' },
+  IL_ERR_ROTATION_NOT_READY: { status: 409, title: "A CA rotation step's check has not passed yet (gateways have not confirmed, or old SVIDs are still valid)" },
+  IL_ERR_ROTATION_STATE: { status: 409, title: 'No CA rotation is in progress, or it is at another step than the one asked for' },
+
   IL_ERR_LAB_FAILED: { status: 500, title: 'The lab could not start or a demo call had an unexpected outcome' },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -3,6 +3,7 @@ import { InterlockError } from '../errors.ts';
 import { registerCaInit } from './commands/ca/init.ts';
 import { registerCaKeygen } from './commands/ca/keygen.ts';
 import { registerCaAddCluster } from './commands/ca/add-cluster.ts';
+import { registerCaRotate } from './commands/ca/rotate.ts';
 import { registerSvidIssue } from './commands/svid/issue.ts';
 import { registerRevoke, registerSvidList } from './commands/svid/list.ts';
 import { registerCluster } from './commands/cluster/cluster.ts';
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerCaInit(ca);
   registerCaKeygen(ca);
   registerCaAddCluster(ca);
+  registerCaRotate(ca);
 
   const svid = program.command('svid').description('X.509-SVIDs for workloads and gateways');
   registerSvidIssue(svid);

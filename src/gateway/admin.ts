@@ -4,6 +4,7 @@ import type { PolicyState } from './policy-state.ts';
 import type { IdentitySource } from './identity-source.ts';
 import type { GatewayConfig } from './config.ts';
 import { gatewayHealth } from './health.ts';
+import type { TrustState } from './trust-state.ts';
 
 /**
  * The gateway's admin port (plain HTTP: bind it to loopback or a pod-local
@@ -12,7 +13,7 @@ import { gatewayHealth } from './health.ts';
  * so a load balancer stops sending traffic to a gateway that can only deny.
  * POST /renew renews the gateway's SVID at once.
  */
-export function startAdminServer(options: { listen: { host: string; port: number }; config: GatewayConfig; policy: PolicyState; identity: IdentitySource }): Promise<{ address: string; close(): Promise<void> }> {
+export function startAdminServer(options: { listen: { host: string; port: number }; config: GatewayConfig; policy: PolicyState; identity: IdentitySource; trust: TrustState }): Promise<{ address: string; close(): Promise<void> }> {
   const server = http.createServer((req, res) => {
     const send = (status: number, value: unknown) => {
       const text = JSON.stringify(value);
@@ -32,7 +33,7 @@ export function startAdminServer(options: { listen: { host: string; port: number
       return;
     }
     // ?probe=peers adds a real mTLS handshake to every peer gateway (interlock check asks for it).
-    void gatewayHealth({ config: options.config, identity: options.identity, policy: options.policy, probePeers: url.searchParams.get('probe') === 'peers' }).then((body) => {
+    void gatewayHealth({ config: options.config, identity: options.identity, policy: options.policy, trust: options.trust, probePeers: url.searchParams.get('probe') === 'peers' }).then((body) => {
       if (url.pathname === '/healthz') return send(200, { status: 'alive', ...body });
       return body.policy.state === 'fresh' ? send(200, { status: 'ready', ...body }) : send(503, { status: `not ready: policy ${body.policy.state}`, ...body });
     }, (error: Error) => send(500, { error: { code: 'IL_ERR_INTERNAL', message: error.message } }));

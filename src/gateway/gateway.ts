@@ -14,6 +14,8 @@ import { startPolicySync } from './policy-sync.ts';
 import { startAdminServer } from './admin.ts';
 import { openControlLink, type ControlLink } from './control-link.ts';
 import { RevocationList } from './revocations.ts';
+import { TrustState } from './trust-state.ts';
+import type { TlsIdentity } from './tls-identity.ts';
 
 export interface RunningGateway {
   readonly cluster: string;
@@ -90,17 +92,25 @@ export async function startGateway(config: GatewayConfig, options: { log: Logger
       (error: Error) => options.log.warn({ event: 'gateway.renewal-after-ca-rotation-failed', err: error.message }, 'renewal after CA rotation failed; the SDK retries at half life'),
     );
   });
-  const identity = source.current;
-  const deps = { config, identity, audit, clock, log: options.log, revocations };
+  const trust = new TrustState(source.current.bundlePem, options.log);
+  const stopTrust = link ? await trust.follow(link) : () => undefined;
+  // Peers are verified against the roots the control plane publishes now, not
+  // those that came with our last SVID: a new root is trusted as soon as it is published.
+  const effective = (): TlsIdentity => ({ ...source.current, bundlePem: trust.rootsPem });
+  const identity = effective();
+  const deps = { config, identity, audit, clock, log: options.log, revocations, trust };
   const inboundListener = createInboundServer({ ...deps, policy });
   const outboundListener = createOutboundServer(deps);
-  source.onRotate((next) => {
+  const rotateListeners = () => {
+    const next = effective();
     inboundListener.rotate(next);
     outboundListener.rotate(next);
-  });
+  };
+  source.onRotate(rotateListeners);
+  trust.onRootsChanged(rotateListeners);
   const inbound = await listen(inboundListener.server, config.inbound.listen);
   const outbound = await listen(outboundListener.server, config.outbound.listen);
-  const admin = config.admin ? await startAdminServer({ listen: splitHostPort(config.admin.listen), config, policy, identity: source }) : undefined;
+  const admin = config.admin ? await startAdminServer({ listen: splitHostPort(config.admin.listen), config, policy, identity: source, trust }) : undefined;
   options.log.info(
     { event: 'gateway.ready', cluster: config.cluster, spiffeId: identity.spiffeId.id, inbound, outbound, admin: admin?.address ?? null, policy: policy.describe() },
     'gateway ready',
@@ -115,6 +125,7 @@ export async function startGateway(config: GatewayConfig, options: { log: Logger
     close: async () => {
       stopPolicy();
       stopRevocations();
+      stopTrust();
       link?.close();
       source.close();
       inboundListener.close();

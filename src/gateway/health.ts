@@ -5,6 +5,7 @@ import type { GatewayConfig } from './config.ts';
 import { splitHostPort } from './config.ts';
 import type { IdentitySource } from './identity-source.ts';
 import type { PolicyState } from './policy-state.ts';
+import type { TrustState } from './trust-state.ts';
 import { expectServerId, tlsOptions } from './tls-identity.ts';
 
 /**
@@ -21,11 +22,11 @@ export interface PeerProbe {
   readonly error?: string;
 }
 
-function probePeer(cluster: string, address: string, trustDomain: string, identity: IdentitySource, timeoutMs: number): Promise<PeerProbe> {
+function probePeer(cluster: string, address: string, trustDomain: string, identity: IdentitySource, rootsPem: string, timeoutMs: number): Promise<PeerProbe> {
   const started = performance.now();
   const { host, port } = splitHostPort(address);
   return new Promise((resolve) => {
-    const socket = tls.connect({ host, port, ...tlsOptions(identity.current), checkServerIdentity: expectServerId(gatewaySpiffeId(trustDomain)) });
+    const socket = tls.connect({ host, port, ...tlsOptions({ ...identity.current, bundlePem: rootsPem }), checkServerIdentity: expectServerId(gatewaySpiffeId(trustDomain)) });
     const done = (error?: string) => {
       socket.destroy();
       resolve({ cluster, address, ok: !error, ms: Math.round((performance.now() - started) * 10) / 10, ...(error ? { error } : {}) });
@@ -36,11 +37,11 @@ function probePeer(cluster: string, address: string, trustDomain: string, identi
   });
 }
 
-export async function gatewayHealth(options: { config: GatewayConfig; identity: IdentitySource; policy: PolicyState; probePeers: boolean }) {
+export async function gatewayHealth(options: { config: GatewayConfig; identity: IdentitySource; policy: PolicyState; trust: TrustState; probePeers: boolean }) {
   const [svid, intermediate] = parseCertificatesPem(options.identity.current.certPem);
-  const roots = parseCertificatesPem(options.identity.current.bundlePem);
+  const roots = parseCertificatesPem(options.trust.rootsPem);
   const peers = options.probePeers
-    ? await Promise.all(Object.entries(options.config.peers).map(([cluster, peer]) => probePeer(cluster, peer.address, peer.trustDomain, options.identity, 3_000)))
+    ? await Promise.all(Object.entries(options.config.peers).map(([cluster, peer]) => probePeer(cluster, peer.address, peer.trustDomain, options.identity, options.trust.rootsPem, 3_000)))
     : undefined;
   return {
     cluster: options.config.cluster,
@@ -55,6 +56,7 @@ export async function gatewayHealth(options: { config: GatewayConfig; identity: 
       notAfter: svid?.notAfter.toISOString() ?? null,
     },
     trustBundle: { roots: roots.length, earliestExpiry: roots.length ? new Date(Math.min(...roots.map((r) => r.notAfter.getTime()))).toISOString() : null },
+    trust: options.trust.describe(),
     policy: options.policy.describe(),
     ...(peers ? { peers } : {}),
   };

@@ -16,6 +16,7 @@ import { sendError } from './http-util.ts';
 import { expectServerId, peerSpiffeId, tlsOptions, type TlsIdentity } from './tls-identity.ts';
 import { createMutualTlsListener } from './listener.ts';
 import type { RevocationList } from './revocations.ts';
+import type { TrustState } from './trust-state.ts';
 
 /** Headers the inbound gateway sets for the local service, over its own mTLS hop. */
 export const CALLER_HEADER = 'interlock-caller';
@@ -31,6 +32,7 @@ export interface InboundDeps {
   readonly clock: Clock;
   readonly log: Logger;
   readonly revocations: RevocationList;
+  readonly trust: TrustState;
 }
 
 interface Upstream {
@@ -155,7 +157,7 @@ export function createInboundServer(deps: InboundDeps): GatewayListener {
     }
   };
 
-  const server = createMutualTlsListener({ name: 'inbound', identity, limits: config.limits, audit, revocations: deps.revocations, handle });
+  const server = createMutualTlsListener({ name: 'inbound', identity, limits: config.limits, audit, revocations: deps.revocations, trust: deps.trust, handle });
   const destroyAgents = (map: Map<string, Upstream>) => map.forEach((u) => u.agent.destroy());
   return {
     server,

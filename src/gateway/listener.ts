@@ -4,6 +4,7 @@ import type { AuditLog } from '../audit/chain-file.ts';
 import type { GatewayConfig } from './config.ts';
 import { guardMutualTls, mutualTlsServerOptions, type TlsIdentity } from './tls-identity.ts';
 import { peerSerial, type RevocationList } from './revocations.ts';
+import { peerAuthorityKeyId, type TrustState } from './trust-state.ts';
 
 /**
  * One of the gateway's two listeners: TLS 1.3, a verified client SVID
@@ -16,6 +17,7 @@ export function createMutualTlsListener(options: {
   limits: GatewayConfig['limits'];
   audit: AuditLog;
   revocations: RevocationList;
+  trust: TrustState;
   handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 }): https.Server {
   const server = https.createServer(
@@ -39,7 +41,11 @@ export function createMutualTlsListener(options: {
       const serial = peerSerial(socket);
       if (!serial) return 'NO_PEER_CERTIFICATE';
       if (options.revocations.has(serial)) return `IL_ERR_SVID_REVOKED: serial ${serial}`;
+      const signer = peerAuthorityKeyId(socket);
+      const refusal = options.trust.refusal(signer);
+      if (refusal) return refusal;
       options.revocations.track(socket, serial);
+      if (signer) options.trust.track(socket, signer);
       return undefined;
     },
   );

@@ -1,7 +1,7 @@
 import https from 'node:https';
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { TLSSocket } from 'node:tls';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { InterlockError, toInterlockError } from '../errors.ts';
 import type { Clock } from '../clock.ts';
 import { gatewaySpiffeId, isGatewayId } from '../identity/spiffe-id.ts';
@@ -16,6 +16,7 @@ import { expectServerId, peerSpiffeId, tlsOptions, type TlsIdentity } from './tl
 import { createMutualTlsListener } from './listener.ts';
 import { CircuitBreaker } from './circuit-breaker.ts';
 import { peerSerial, type RevocationList } from './revocations.ts';
+import { authorityKeyIdOf, peerAuthorityKeyId, type TrustState } from './trust-state.ts';
 import type { GatewayListener } from './inbound.ts';
 
 export interface OutboundDeps {
@@ -25,6 +26,7 @@ export interface OutboundDeps {
   readonly clock: Clock;
   readonly log: Logger;
   readonly revocations: RevocationList;
+  readonly trust: TrustState;
 }
 
 interface PeerRoute {
@@ -34,15 +36,44 @@ interface PeerRoute {
   readonly agent: https.Agent;
 }
 
-function buildPeerRoutes(config: GatewayConfig, identity: TlsIdentity): Map<string, PeerRoute> {
+/**
+ * A keep-alive pool whose connections are known to the revocation list and
+ * the trust state, so revoking the peer gateway's SVID or withdrawing its CA
+ * closes pooled connections too, not only new handshakes.
+ */
+class TrackedAgent extends https.Agent {
+  readonly #onSecure: (socket: TLSSocket) => void;
+
+  constructor(options: https.AgentOptions, onSecure: (socket: TLSSocket) => void) {
+    super(options);
+    this.#onSecure = onSecure;
+  }
+
+  override createConnection(...args: Parameters<https.Agent['createConnection']>): ReturnType<https.Agent['createConnection']> {
+    const socket = super.createConnection(...args) as unknown as TLSSocket;
+    socket.once('secureConnect', () => this.#onSecure(socket));
+    return socket as unknown as ReturnType<https.Agent['createConnection']>;
+  }
+}
+
+function buildPeerRoutes(config: GatewayConfig, identity: TlsIdentity, revocations: RevocationList, trust: TrustState): Map<string, PeerRoute> {
   const routes = new Map<string, PeerRoute>();
   for (const [cluster, peer] of Object.entries(config.peers)) {
     const { host, port } = splitHostPort(peer.address);
-    const agent = new https.Agent({
-      keepAlive: true,
-      ...tlsOptions(identity),
-      // The remote side must be that cluster's gateway, proven by its SVID.
-      checkServerIdentity: expectServerId(gatewaySpiffeId(peer.trustDomain)),
+    // The remote side must be that cluster's gateway, proven by its SVID, not revoked, from a CA still trusted.
+    const expectId = expectServerId(gatewaySpiffeId(peer.trustDomain));
+    const checkServerIdentity = (hostname: string, cert: PeerCertificate): Error | undefined => {
+      const wrongId = expectId(hostname, cert);
+      if (wrongId) return wrongId;
+      if (revocations.has(cert.serialNumber)) return new InterlockError('IL_ERR_SVID_REVOKED', `the gateway of ${cluster} presented revoked certificate ${cert.serialNumber}`);
+      const refusal = trust.refusal(authorityKeyIdOf(cert.raw));
+      return refusal ? new InterlockError('IL_ERR_CERT_UNTRUSTED', `the gateway of ${cluster}: ${refusal}`) : undefined;
+    };
+    const agent = new TrackedAgent({ keepAlive: true, ...tlsOptions(identity), checkServerIdentity: checkServerIdentity as https.AgentOptions['checkServerIdentity'] }, (socket) => {
+      const serial = peerSerial(socket);
+      const signer = peerAuthorityKeyId(socket);
+      if (serial) revocations.track(socket, serial);
+      if (signer) trust.track(socket, signer);
     });
     routes.set(cluster, { host, port, agent });
   }
@@ -52,7 +83,7 @@ function buildPeerRoutes(config: GatewayConfig, identity: TlsIdentity): Map<stri
 export function createOutboundServer(deps: OutboundDeps): GatewayListener {
   const { config, audit, clock, log } = deps;
   let identity = deps.identity;
-  let routes = buildPeerRoutes(config, identity);
+  let routes = buildPeerRoutes(config, identity, deps.revocations, deps.trust);
   let signingKey: KeyObject = createPrivateKey(identity.keyPem);
   // Breakers outlive SVID rotations: a peer that is down stays known as down.
   const breakers = new Map(Object.keys(config.peers).map((cluster) => [cluster, new CircuitBreaker({ failureThreshold: config.limits.peerFailureThreshold, cooldownMs: config.limits.peerCooldownMs }, clock)]));
@@ -109,7 +140,7 @@ export function createOutboundServer(deps: OutboundDeps): GatewayListener {
     }
   };
 
-  const server = createMutualTlsListener({ name: 'outbound', identity, limits: config.limits, audit, revocations: deps.revocations, handle });
+  const server = createMutualTlsListener({ name: 'outbound', identity, limits: config.limits, audit, revocations: deps.revocations, trust: deps.trust, handle });
   const destroyAgents = (map: Map<string, PeerRoute>) => map.forEach((route) => route.agent.destroy());
   return {
     server,
@@ -118,7 +149,7 @@ export function createOutboundServer(deps: OutboundDeps): GatewayListener {
       const previous = routes;
       identity = next;
       signingKey = createPrivateKey(next.keyPem);
-      routes = buildPeerRoutes(config, next);
+      routes = buildPeerRoutes(config, next, deps.revocations, deps.trust);
       // Requests in flight finish on the old pool; new ones use the new SVID.
       setTimeout(() => destroyAgents(previous), config.limits.requestTimeoutMs).unref();
     },

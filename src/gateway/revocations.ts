@@ -2,6 +2,7 @@ import type { TLSSocket } from 'node:tls';
 import { apiRequest } from '../client/api.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { ControlLink } from './control-link.ts';
+import { normalizeSerial } from '../pki/serial.ts';
 
 /**
  * The serials this gateway refuses, and the open connections that use them.
@@ -20,7 +21,7 @@ export class RevocationList {
   }
 
   static normalize(serial: string): string {
-    return serial.toLowerCase().replace(/^0+/, '');
+    return normalizeSerial(serial);
   }
 
   has(serial: string | undefined): boolean {

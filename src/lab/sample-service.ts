@@ -7,6 +7,8 @@ import { peerSpiffeId, tlsOptions, type TlsIdentity } from '../gateway/tls-ident
 export interface SampleService {
   readonly name: string;
   readonly port: number;
+  /** Serves with a renewed SVID from now on; open connections keep theirs. */
+  rotate(identity: TlsIdentity): void;
   close(): Promise<void>;
 }
 
@@ -42,6 +44,7 @@ export function startSampleService(options: { name: string; cluster: string; ide
       resolve({
         name: options.name,
         port: (server.address() as AddressInfo).port,
+        rotate: (identity) => server.setSecureContext(tlsOptions(identity)),
         close: () =>
           new Promise((done) => {
             server.close(() => done());

@@ -7,7 +7,7 @@ import { InterlockError } from '../errors.ts';
 import { gatewaySpiffeId, parseWorkloadSpiffeId, spiffeIdFor } from '../identity/spiffe-id.ts';
 import { generateKeyFileContent } from '../pki/key-protection.ts';
 import type { TlsIdentity } from '../gateway/tls-identity.ts';
-import { WorkloadIdentity } from '../workload/identity.ts';
+import { WorkloadIdentity, type SvidMaterial } from '../workload/identity.ts';
 import type { PolicyVersionRow, RegistrationEntryRow } from '../store/types.ts';
 import { writeFileAtomic } from '../util/files.ts';
 import { splitHostPort } from '../config/host-port.ts';
@@ -55,7 +55,10 @@ export interface LabCluster {
   readonly gateway: LabGateway;
   readonly service: SampleService;
   readonly apiServer: FakeApiServer;
+  /** Each workload's current SVID: replaced as the SDK renews it. */
   readonly identities: ReadonlyMap<string, LabIdentity>;
+  /** The renewing identities themselves, for code that follows rotations. */
+  readonly workloads: ReadonlyMap<string, WorkloadIdentity>;
 }
 
 export interface LabWorld {
@@ -93,20 +96,25 @@ async function activatePolicy(cp: LabControlPlane, text: string): Promise<Policy
   return cp.call<PolicyVersionRow>('POST', `/v1/policies/${proposed.version}/activate`, {}, as(approver.token));
 }
 
-async function attestWorkload(cp: LabControlPlane, api: FakeApiServer, namespace: string, name: string, dir: string): Promise<{ identity: LabIdentity; workload: WorkloadIdentity }> {
+function writeIdentityFiles(svid: SvidMaterial, dir: string): LabIdentity {
+  const files = { cert: join(dir, 'svid.pem'), key: join(dir, 'svid.key'), bundle: join(dir, 'bundle.pem') };
+  writeFileAtomic(files.cert, svid.certPem, 0o644);
+  writeFileAtomic(files.key, svid.keyPem, 0o600);
+  writeFileAtomic(files.bundle, svid.bundlePem, 0o644);
+  return { certPem: svid.certPem, keyPem: svid.keyPem, bundlePem: svid.bundlePem, spiffeId: parseWorkloadSpiffeId(svid.spiffeId), files };
+}
+
+/** Attests a workload, and keeps `identities` (and its files) current as the SDK renews it. */
+async function attestWorkload(cp: LabControlPlane, api: FakeApiServer, namespace: string, name: string, dir: string, identities: Map<string, LabIdentity>): Promise<WorkloadIdentity> {
   const workload = await WorkloadIdentity.attest({
     server: cp.url,
     bundlePem: cp.bundlePem,
     serverId: cp.spiffeId,
     attestation: { kind: 'k8s', cluster: api.cluster, token: () => api.mintToken(namespace, name) },
   });
-  const svid = workload.current;
-  const files = { cert: join(dir, 'svid.pem'), key: join(dir, 'svid.key'), bundle: join(dir, 'bundle.pem') };
-  writeFileAtomic(files.cert, svid.certPem, 0o644);
-  writeFileAtomic(files.key, svid.keyPem, 0o600);
-  writeFileAtomic(files.bundle, svid.bundlePem, 0o644);
-  const identity: LabIdentity = { certPem: svid.certPem, keyPem: svid.keyPem, bundlePem: svid.bundlePem, spiffeId: parseWorkloadSpiffeId(svid.spiffeId), files };
-  return { identity, workload };
+  identities.set(name, writeIdentityFiles(workload.current, dir));
+  workload.on('rotated', (svid) => identities.set(name, writeIdentityFiles(svid, dir)));
+  return workload;
 }
 
 export interface LabOptions {
@@ -117,6 +125,8 @@ export interface LabOptions {
   readonly policyFile?: string;
   /** How long signed policy bundles stay valid (default 24 h); tests shorten it to watch gateways fail closed. */
   readonly bundleTtlMs?: number;
+  /** X.509-SVID lifetime for every lab identity (default: the control plane's, 1 h); tests shorten it to rotate every few seconds. */
+  readonly svidTtlSeconds?: number;
   /** How often gateways re-fetch the bundle without a watch event (default 60 s). */
   readonly policyRefreshMs?: number;
 }
@@ -151,20 +161,23 @@ export async function startLab(options: LabOptions): Promise<LabWorld> {
       const apiServer = await createFakeApiServer(plan.name);
       const { trustDomain } = await cp.call<{ trustDomain: string }>('POST', '/v1/clusters', { name: plan.name, k8s: { jwks: apiServer.jwks, issuer: apiServer.issuer } });
       const base = join(dir, 'clusters', plan.name);
-      const gatewayEntry = await cp.call<RegistrationEntryRow>('POST', '/v1/entries', { cluster: plan.name, spiffeId: gatewaySpiffeId(trustDomain), gateway: true });
+      const ttl = options.svidTtlSeconds ? { ttlSeconds: options.svidTtlSeconds } : {};
+      const gatewayEntry = await cp.call<RegistrationEntryRow>('POST', '/v1/entries', { cluster: plan.name, spiffeId: gatewaySpiffeId(trustDomain), gateway: true, ...ttl });
       const joinToken = await cp.call<{ token: string }>('POST', '/v1/join-tokens', { entryId: gatewayEntry.id, ttlSeconds: 600 });
       const joinTokenFile = join(base, 'gateway', 'join-token');
       writeFileAtomic(joinTokenFile, joinToken.token + '\n', 0o600);
       const identities = new Map<string, LabIdentity>();
+      const live = new Map<string, WorkloadIdentity>();
       for (const w of [plan.service, ...plan.workloads]) {
-        await cp.call('POST', '/v1/entries', { cluster: plan.name, spiffeId: spiffeIdFor(trustDomain, w.namespace, w.name), namespace: w.namespace, serviceAccount: w.name });
-        const attested = await attestWorkload(cp, apiServer, w.namespace, w.name, join(base, 'workloads', w.name));
-        workloads.push(attested.workload);
-        identities.set(w.name, attested.identity);
+        await cp.call('POST', '/v1/entries', { cluster: plan.name, spiffeId: spiffeIdFor(trustDomain, w.namespace, w.name), namespace: w.namespace, serviceAccount: w.name, ...ttl });
+        const workload = await attestWorkload(cp, apiServer, w.namespace, w.name, join(base, 'workloads', w.name), identities);
+        workloads.push(workload);
+        live.set(w.name, workload);
       }
       const service = await startSampleService({ name: plan.service.name, cluster: plan.name, identity: identities.get(plan.service.name)!, gatewayId: gatewaySpiffeId(trustDomain) });
+      live.get(plan.service.name)!.on('rotated', () => service.rotate(identities.get(plan.service.name)!));
       services.push(service);
-      prepared.push({ plan, trustDomain, base, apiServer, identities, service, joinTokenFile, inboundPort: await freePort() });
+      prepared.push({ plan, trustDomain, base, apiServer, identities, live, service, joinTokenFile, inboundPort: await freePort() });
     }
 
     for (const p of prepared) {
@@ -198,6 +211,7 @@ export async function startLab(options: LabOptions): Promise<LabWorld> {
         service: p.service,
         apiServer: p.apiServer,
         identities: p.identities,
+        workloads: p.live,
         gateway: { spiffeId: String(ready.spiffeId), inbound: splitHostPort(String(ready.inbound)), outbound: splitHostPort(String(ready.outbound)), admin: splitHostPort(String(ready.admin)), configPath, auditPath, joinTokenFile: p.joinTokenFile, process: child },
       });
     }

@@ -14,6 +14,8 @@ import { registerRegistryRoutes } from './routes/registry.ts';
 import { registerGovernanceRoutes } from './routes/governance.ts';
 import { registerPolicyBundleRoutes } from './routes/policy-bundles.ts';
 import { registerRevocationRoutes } from './routes/revocations.ts';
+import { registerTrustRoutes } from './routes/trust.ts';
+import type { CaRotation } from './ca-rotation.ts';
 
 export interface ServerDeps {
   readonly store: Store;
@@ -21,6 +23,7 @@ export interface ServerDeps {
   readonly identities: IdentityService;
   readonly events: EventTail;
   readonly policies: PolicyService;
+  readonly rotations: CaRotation;
   readonly clock: Clock;
   readonly log: Logger;
 }
@@ -103,5 +106,6 @@ export function buildApp(deps: ServerDeps, tls: TlsMaterial): FastifyInstance {
   registerGovernanceRoutes(app, deps);
   registerPolicyBundleRoutes(app, deps);
   registerRevocationRoutes(app, deps);
+  registerTrustRoutes(app, deps);
   return app;
 }

@@ -21,6 +21,12 @@ export interface OrgSettings {
 }
 
 const ORG_SETTING = 'org';
+/**
+ * notBefore is set this far back to absorb clock skew between the CA and
+ * verifiers, but never more than a tenth of the lifetime: the SDK renews at
+ * half of notBefore→notAfter, and a 30 s backdate on a 10 s SVID would put
+ * that point in the past at issuance.
+ */
 const BACKDATE_MS = 30_000;
 const INITIALIZE_TIMEOUT_MS = 30_000;
 
@@ -146,27 +152,46 @@ export class CaService {
     return row;
   }
 
+  async materialOf(row: AuthorityRow): Promise<CaMaterial> {
+    return { cert: new x509.X509Certificate(row.certPem), key: await this.#unseal(row) };
+  }
+
+  /** A CA row by serial, with its key unsealed: rotation and CRLs need CAs that no longer sign. */
+  async authority(serial: string, ops: StoreOps = this.#store): Promise<{ row: AuthorityRow; material: CaMaterial }> {
+    const row = (await ops.listAuthorities()).find((r) => r.serial === serial);
+    if (!row) throw new InterlockError('IL_ERR_NOT_FOUND', `no CA with serial ${serial}`, { field: 'serial' });
+    return { row, material: await this.materialOf(row) };
+  }
+
   /**
-   * Rotates a cluster's intermediate CA: a new key and certificate sign from
-   * now on; the old one is retired from issuance but its SVIDs stay valid
-   * until they expire, because trust is anchored in the root and each SVID
-   * travels with its own intermediate. Gateways renew on the `ca.rotated`
-   * event; workloads move over at their next half-life renewal.
+   * A new CA for a staged rotation (ca-rotation.ts), not stored yet: a root,
+   * or a cluster intermediate signed by `issuer`. The caller stores it with
+   * status 'published' so it is trusted before it signs anything.
    */
-  async rotateClusterCa(name: string, actor: string): Promise<{ previous: string; current: string }> {
+  async newRootAuthority(): Promise<AuthorityRow> {
     const org = await this.org();
-    const current = await this.clusterCa(name);
-    const next = await createClusterCa(await this.root(), { cluster: name, trustDomain: current.trustDomain, organization: org!.organization, clock: this.#clock });
-    const row = await this.#authorityRow(next, `cluster:${name}`, name, 'cluster');
-    await this.#store.transaction(async (tx) => {
-      if (!(await tx.setAuthorityStatus(current.cert.serialNumber, 'retired'))) {
-        throw new InterlockError('IL_ERR_CLUSTER_UNKNOWN', `the CA of ${name} changed meanwhile; retry`, { field: 'cluster' });
-      }
-      await tx.putAuthority(row);
-      await tx.appendAudit({ type: 'ca.rotated', actor, data: { cluster: name, previous: current.cert.serialNumber, current: row.serial, notAfter: row.notAfter } }, this.#now());
-      await tx.appendEvent('ca.rotated', { cluster: name, previous: current.cert.serialNumber, current: row.serial }, this.#now());
-    });
-    return { previous: current.cert.serialNumber, current: row.serial };
+    if (!org) throw new InterlockError('IL_ERR_CA_NOT_INITIALIZED', 'the control plane has no root CA yet', { field: 'store' });
+    const root = await createRootCa({ organization: org.organization, clock: this.#clock });
+    return { ...(await this.#authorityRow(root, 'root', null, 'root')), status: 'published' };
+  }
+
+  async newClusterAuthority(cluster: ClusterRow, issuer: CaMaterial): Promise<AuthorityRow> {
+    const org = await this.org();
+    const ca = await createClusterCa(issuer, { cluster: cluster.name, trustDomain: cluster.trustDomain, organization: org!.organization, clock: this.#clock });
+    return { ...(await this.#authorityRow(ca, `cluster:${cluster.name}`, cluster.name, 'cluster')), status: 'published' };
+  }
+
+  /**
+   * The root that signs the control plane's own TLS certificate: the oldest
+   * one still trusted. During a root rotation that is the old root until it
+   * is withdrawn, so a workload whose bundle predates the new root can still
+   * reach the control plane to renew (and receive the new bundle).
+   */
+  async serverSigningRoot(): Promise<CaMaterial> {
+    const roots = (await this.#store.listAuthorities({ kind: 'root' })).filter((r) => r.status !== 'retired').sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    const chosen = roots[0];
+    if (!chosen) throw new InterlockError('IL_ERR_CA_NOT_INITIALIZED', 'the control plane has no root CA yet', { field: 'store' });
+    return { cert: new x509.X509Certificate(chosen.certPem), key: await this.#unseal(chosen) };
   }
 
   /**
@@ -180,7 +205,7 @@ export class CaService {
     const cert = await signLeafCertificate(ca, {
       uri: entry.spiffeId,
       publicKey,
-      notBefore: new Date(now - BACKDATE_MS),
+      notBefore: new Date(now - Math.min(BACKDATE_MS, entry.ttlSeconds * 100)),
       notAfter: new Date(Math.min(now + entry.ttlSeconds * 1000, ca.cert.notAfter.getTime())),
     });
     const row: SvidRow = {
@@ -216,7 +241,7 @@ export class CaService {
     const org = await this.org();
     const keys = await generateKeyPair();
     const spiffeId = `spiffe://${org!.domain}/interlock/server`;
-    const cert = await issueServerCertificate(await this.root(), { spiffeId, ...options, publicKey: keys.publicKey, clock: this.#clock });
+    const cert = await issueServerCertificate(await this.serverSigningRoot(), { spiffeId, ...options, publicKey: keys.publicKey, clock: this.#clock });
     return { spiffeId, certPem: cert.toString('pem') + '\n', keyPem: await exportPrivateKeyPem(keys.privateKey), bundlePem: await this.bundlePem(), notAfter: cert.notAfter };
   }
 }

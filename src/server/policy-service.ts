@@ -66,6 +66,25 @@ export class PolicyService {
 
   async #createSigner(): Promise<void> {
     if (await this.#store.getSetting(SIGNER_SETTING)) return;
+    await this.#issueSigner('policy.signer-created');
+  }
+
+  /**
+   * After a root switch (CA rotation) the signer is re-issued by the root
+   * that now signs, so bundles keep chaining to a root gateways will still
+   * trust once the old one is withdrawn.
+   */
+  async rotateSigner(): Promise<void> {
+    await this.#issueSigner('policy.signer-rotated');
+    this.forgetSigner();
+  }
+
+  /** Drops the cached signer; the next bundle loads it from the store again (another replica may have rotated it). */
+  forgetSigner(): void {
+    this.#signer = undefined;
+  }
+
+  async #issueSigner(auditType: string): Promise<void> {
     const org = await this.#ca.org();
     const keys = await generateKeyPair();
     const now = this.#clock.now().getTime();
@@ -77,7 +96,7 @@ export class PolicyService {
     });
     await this.#store.transaction(async (tx) => {
       await tx.putSetting(SIGNER_SETTING, { certPem: cert.toString('pem'), sealedKey: sealPrivateKey(await exportPrivateKeyPem(keys.privateKey), this.#secret, 'policy-signer') });
-      await tx.appendAudit({ type: 'policy.signer-created', actor: 'control-plane', data: { serial: cert.serialNumber, notAfter: cert.notAfter.toISOString() } }, this.#now());
+      await tx.appendAudit({ type: auditType, actor: 'control-plane', data: { serial: cert.serialNumber, notAfter: cert.notAfter.toISOString() } }, this.#now());
     });
   }
 

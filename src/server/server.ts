@@ -13,6 +13,7 @@ import { CaService } from './ca-service.ts';
 import { EventTail } from './event-tail.ts';
 import { IdentityService } from './identity-service.ts';
 import { PolicyService } from './policy-service.ts';
+import { CaRotation } from './ca-rotation.ts';
 import { JobRunner, caExpiryJob } from './jobs.ts';
 import type { ServerConfig } from './config.ts';
 import { hashSecret, newSecret } from './secrets.ts';
@@ -75,22 +76,33 @@ export async function startControlPlane(config: ServerConfig, options: StartOpti
     const tlsOptions = { dnsNames: config.tls.dnsNames, ipAddresses: config.tls.ipAddresses, ttlMs: config.tls.certTtlMs };
     const tls = await ca.serverIdentity(tlsOptions);
     const policies = new PolicyService(store, ca, options.secret, clock, config.policy.bundleTtlMs);
-    const app = buildApp({ store, ca, identities, events, policies, clock, log: options.log }, tls);
+    let app: FastifyInstance | undefined;
+    // A new certificate (from the oldest root still trusted) and the current
+    // roots to verify clients with; new handshakes get both, established
+    // connections are untouched.
+    const refreshTls = async () => {
+      try {
+        const next = await ca.serverIdentity(tlsOptions);
+        (app?.server as HttpsServer | undefined)?.setSecureContext({ cert: next.certPem, key: next.keyPem, ca: next.bundlePem, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' });
+      } catch (error) {
+        options.log.error({ err: (error as Error).message }, 'server certificate renewal failed; retrying next interval');
+      }
+    };
+    const rotations = new CaRotation(store, ca, clock, { onRootSigning: () => policies.rotateSigner(), onTrustChanged: refreshTls });
+    app = buildApp({ store, ca, identities, events, policies, rotations, clock, log: options.log }, tls);
+    // Another replica changed what is trusted (a CA rotation step): follow it.
+    events.subscribe((event) => {
+      if (event.type !== 'trust.changed') return;
+      policies.forgetSigner();
+      void refreshTls();
+    });
     const { host, port } = splitHostPort(config.listen);
     await app.listen({ host, port });
     const address = app.server.address();
     const url = `https://${host.includes(':') ? `[${host}]` : host}:${typeof address === 'object' && address ? address.port : port}`;
 
-    // Re-issue our own certificate at half its life; new handshakes get it,
-    // established connections are untouched.
-    const renew = setInterval(async () => {
-      try {
-        const next = await ca.serverIdentity(tlsOptions);
-        (app.server as HttpsServer).setSecureContext({ cert: next.certPem, key: next.keyPem, ca: next.bundlePem, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' });
-      } catch (error) {
-        options.log.error({ err: (error as Error).message }, 'server certificate renewal failed; retrying next interval');
-      }
-    }, config.tls.certTtlMs / 2);
+    // Re-issue our own certificate at half its life.
+    const renew = setInterval(() => void refreshTls(), config.tls.certTtlMs / 2);
     renew.unref();
 
     const jobs = new JobRunner(store, [caExpiryJob(store, clock)], options.log, replica);

@@ -49,12 +49,6 @@ export function registerRevocationRoutes(app: FastifyInstance, deps: ServerDeps)
     },
   );
 
-  app.post<{ Params: { name: string } }>(
-    '/v1/clusters/:name/rotate-ca',
-    { config: { auth: roles('key-custodian') }, schema: { params: { type: 'object', properties: { name: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$' } } } } },
-    async (request) => deps.ca.rotateClusterCa(request.params.name, actorOf(request)),
-  );
-
   app.get<{ Params: { cluster: string; format: 'pem' | 'der' } }>(
     '/v1/crl/:cluster.:format',
     { config: { auth: PUBLIC }, schema: { params: { type: 'object', properties: { cluster: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$' }, format: { enum: ['pem', 'der'] } } } } },

@@ -43,15 +43,6 @@ export function registerCluster(program: Command): void {
         output(options, created, (c) => `cluster ${c.name} added: trust domain ${c.trustDomain}${c.k8sIssuer ? `, Kubernetes issuer ${c.k8sIssuer}` : ''}`);
       }),
     );
-  withApi(cluster.command('rotate-ca'))
-    .description("rotate a cluster's intermediate CA (role key-custodian): new SVIDs come from the new CA, old ones stay valid until they expire, gateways renew at once")
-    .argument('<name>', 'cluster name')
-    .action(
-      action(async (name: string, options: ApiOptions) => {
-        const { body } = await apiRequest<{ previous: string; current: string }>(connectionFrom(options), 'POST', `/v1/clusters/${encodeURIComponent(name)}/rotate-ca`, {});
-        output(options, body, (r) => `cluster ${name}: CA ${r.previous} retired from issuance, ${r.current} now signs; gateways renew now, workloads at their next renewal`);
-      }),
-    );
   withApi(cluster.command('list'))
     .description('list clusters')
     .action(

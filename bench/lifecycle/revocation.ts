@@ -1,0 +1,146 @@
+/**
+ * Revocation propagation across lab clusters. Each round revokes one fresh
+ * workload SVID (POST /v1/svids/:serial/revoke as a key-custodian) and, for
+ * every gateway in parallel, repeats a TLS handshake with that SVID against
+ * the gateway's outbound listener until the gateway refuses it. Before the
+ * revocation every gateway admits the certificate (a workload of another
+ * cluster then gets HTTP 403 IL_ERR_AUTHN_NOT_LOCAL, which still proves the
+ * handshake was admitted); once the revocation has reached a gateway, the
+ * connection is destroyed at the TLS admission step.
+ *
+ * Time is measured from just before the revoke request is sent to the end
+ * of the first refused probe (confirmed by a second one), so it includes
+ * the revoke API call and up to one probe (plus the pause between probes)
+ * of resolution.
+ */
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { apiRequest } from '../../src/client/api.ts';
+import { tryHandshake } from '../../src/lab/attackers.ts';
+import { startLab, type ClusterPlan, type LabWorld } from '../../src/lab/world.ts';
+import { x509 } from '../../src/pki/x509.ts';
+import { WorkloadIdentity, type SvidMaterial } from '../../src/workload/identity.ts';
+
+export const WORKLOAD = { name: 'client', namespace: 'apps' } as const;
+
+export function topology(clusters: number): ClusterPlan[] {
+  return Array.from({ length: clusters }, (_, i) => ({
+    name: `c${String(i + 1).padStart(2, '0')}`,
+    service: { name: 'svc', namespace: 'apps' },
+    workloads: [WORKLOAD],
+  }));
+}
+
+export interface RevocationOptions {
+  readonly dir: string;
+  readonly clusters: number;
+  readonly rounds: number;
+  /** Pause between two probes of one gateway. */
+  readonly probeMs: number;
+  /** A round fails if some gateway still admits the SVID after this long. */
+  readonly timeoutMs: number;
+  readonly log: (line: string) => void;
+}
+
+export interface RevocationResult {
+  readonly clusters: number;
+  readonly gateways: string[];
+  readonly startMs: number;
+  /** [round][gateway] ms from the revoke call until refused (NaN: never within the timeout). */
+  readonly refusedMs: number[][];
+  /** ms of the revoke API call itself, per round. */
+  readonly revokeCallMs: number[];
+  /** ms of the probes that were admitted (handshake + 403 answer), for resolution. */
+  readonly admittedProbeMs: number[];
+  /** Per round: GET /v1/crl/<cluster>.pem right after the round, ms, and whether it listed the serial. */
+  readonly crlFetchMs: number[];
+  readonly crlListed: boolean[];
+  readonly refusedReasons: Map<string, number>;
+}
+
+type Credentials = Pick<SvidMaterial, 'certPem' | 'keyPem' | 'bundlePem' | 'serial'>;
+
+async function attestFresh(world: LabWorld, cluster: string): Promise<Credentials> {
+  const c = world.clusters.get(cluster)!;
+  const cp = world.controlPlane;
+  const identity = await WorkloadIdentity.attest({
+    server: cp.url,
+    bundlePem: cp.bundlePem,
+    serverId: cp.spiffeId,
+    attestation: { kind: 'k8s', cluster, token: () => c.apiServer.mintToken(WORKLOAD.namespace, WORKLOAD.name) },
+  });
+  identity.close(); // no renewals: this SVID is about to be revoked
+  return identity.current;
+}
+
+interface Refusal {
+  readonly ms: number;
+  readonly reason: string;
+}
+
+async function pollUntilRefused(gateway: { host: string; port: number }, creds: Credentials, since: number, options: RevocationOptions, admitted: number[]): Promise<Refusal> {
+  const probe = () => tryHandshake({ ...gateway, credentials: creds, bundlePem: creds.bundlePem });
+  for (;;) {
+    const t0 = performance.now();
+    const outcome = await probe();
+    const end = performance.now();
+    if (!outcome.connected && !(await probe()).connected) return { ms: end - since, reason: outcome.reason ?? 'refused' };
+    if (outcome.connected) admitted.push(end - t0);
+    if (end - since > options.timeoutMs) return { ms: Number.NaN, reason: 'still admitted at timeout' };
+    await sleep(options.probeMs);
+  }
+}
+
+async function crlLists(world: LabWorld, cluster: string, serial: string): Promise<{ ms: number; listed: boolean }> {
+  const t0 = performance.now();
+  const { body } = await apiRequest<string>({ server: world.controlPlane.url, bundlePem: world.controlPlane.bundlePem }, 'GET', `/v1/crl/${cluster}.pem`);
+  const ms = performance.now() - t0;
+  const wanted = serial.toLowerCase().replace(/^0+/, '');
+  const listed = new x509.X509Crl(body).entries.some((e) => e.serialNumber.toLowerCase().replace(/^0+/, '') === wanted);
+  return { ms, listed };
+}
+
+export async function measureRevocation(options: RevocationOptions): Promise<RevocationResult> {
+  const t0 = performance.now();
+  const world = await startLab({ dir: options.dir, topology: topology(options.clusters) });
+  try {
+    const startMs = performance.now() - t0;
+    options.log(`  lab with ${options.clusters} clusters up in ${(startMs / 1000).toFixed(1)} s`);
+    const names = [...world.clusters.keys()];
+    const gateways = names.map((name) => world.clusters.get(name)!.gateway.outbound);
+    const cp = world.controlPlane;
+    const custodian = { ...cp.admin, token: (await cp.call<{ token: string }>('POST', '/v1/admins', { name: 'kim', roles: ['key-custodian'] })).token };
+
+    // One fresh SVID per round, attested up front, round-robin over the clusters.
+    const fresh: Array<{ cluster: string; creds: Credentials }> = [];
+    for (let r = 0; r < options.rounds; r++) {
+      const cluster = names[r % names.length] as string;
+      fresh.push({ cluster, creds: await attestFresh(world, cluster) });
+    }
+
+    const result: RevocationResult = { clusters: options.clusters, gateways: names, startMs, refusedMs: [], revokeCallMs: [], admittedProbeMs: [], crlFetchMs: [], crlListed: [], refusedReasons: new Map() };
+    for (const [round, { cluster, creds }] of fresh.entries()) {
+      // Every gateway admits the SVID before it is revoked, or the round proves nothing.
+      const before = await Promise.all(gateways.map((g) => tryHandshake({ ...g, credentials: creds, bundlePem: creds.bundlePem })));
+      const notAdmitted = before.findIndex((o) => !o.connected);
+      if (notAdmitted >= 0) throw new Error(`round ${round + 1}: gateway ${names[notAdmitted]} refused the SVID before revocation (${before[notAdmitted]?.reason})`);
+      // A random pause, so revocations do not fall at a fixed phase of the server's 200 ms event poll.
+      await sleep(Math.random() * 250);
+
+      const since = performance.now();
+      const revoke = cp.call('POST', `/v1/svids/${creds.serial}/revoke`, { reason: 'bench: revocation propagation' }, custodian).then(() => performance.now() - since);
+      const refusals = await Promise.all(gateways.map((g) => pollUntilRefused(g, creds, since, options, result.admittedProbeMs)));
+      result.revokeCallMs.push(await revoke);
+      result.refusedMs.push(refusals.map((r) => r.ms));
+      for (const r of refusals) result.refusedReasons.set(r.reason, (result.refusedReasons.get(r.reason) ?? 0) + 1);
+      const crl = await crlLists(world, cluster, creds.serial);
+      result.crlFetchMs.push(crl.ms);
+      result.crlListed.push(crl.listed);
+      const finite = refusals.map((r) => r.ms).filter(Number.isFinite);
+      options.log(`  round ${round + 1}/${options.rounds} (${cluster}): refused everywhere after ${Math.max(...finite).toFixed(0)} ms${finite.length < refusals.length ? `, ${refusals.length - finite.length} gateways never refused` : ''}`);
+    }
+    return result;
+  } finally {
+    await world.close();
+  }
+}
