@@ -5,6 +5,8 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { apiRequest, type ApiConnection } from '../../src/client/api.ts';
 import { generateKeyFileContent, resolveKeySecret } from '../../src/pki/key-protection.ts';
@@ -57,14 +59,34 @@ export class LoadWorker {
   }
 
   run(request: WorkerRequest): Promise<WorkerReply> {
+    type Message = { kind: 'started' } | { kind: 'done'; ok: true; reply: WorkerReply } | { kind: 'done'; ok: false; error: string };
     return new Promise((resolve, reject) => {
-      const onError = (error: Error) => reject(error);
-      this.#worker.once('error', onError);
-      this.#worker.once('message', (message: { ok: true; reply: WorkerReply } | { ok: false; error: string }) => {
+      let window: { elu: EventLoopUtilization; workerElu: EventLoopUtilization; cpu: NodeJS.CpuUsage; at: number } | undefined;
+      const onError = (error: Error) => {
+        this.#worker.off('message', onMessage);
+        reject(error);
+      };
+      const onMessage = (message: Message) => {
+        if (message.kind === 'started') {
+          window = { elu: performance.eventLoopUtilization(), workerElu: this.#worker.performance.eventLoopUtilization(), cpu: process.cpuUsage(), at: performance.now() };
+          return;
+        }
+        this.#worker.off('message', onMessage);
         this.#worker.off('error', onError);
-        if (message.ok) resolve(message.reply);
-        else reject(new Error(`load worker: ${message.error}`));
-      });
+        if (!message.ok) return reject(new Error(`load worker: ${message.error}`));
+        if (window) {
+          const cpu = process.cpuUsage(window.cpu);
+          const wallUs = (performance.now() - window.at) * 1000;
+          message.reply.cpu = {
+            serverLoop: performance.eventLoopUtilization(window.elu).utilization,
+            clientLoop: this.#worker.performance.eventLoopUtilization(window.workerElu).utilization,
+            process: (cpu.user + cpu.system) / (wallUs * availableParallelism()),
+          };
+        }
+        resolve(message.reply);
+      };
+      this.#worker.on('message', onMessage);
+      this.#worker.once('error', onError);
       this.#worker.postMessage(request);
     });
   }

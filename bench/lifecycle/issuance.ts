@@ -22,6 +22,8 @@ export interface RateRow {
   readonly p99: number;
   readonly errors: number;
   readonly prepMs: number;
+  /** Busy share during the timed window: server event loop, load-worker event loop, whole process over all cores. */
+  readonly cpu?: { serverLoop: number; clientLoop: number; process: number };
 }
 
 export interface BenchEntry {
@@ -43,8 +45,9 @@ export async function createJoinTokens(cp: BenchControlPlane, entryId: string, n
   return made.results.map((r) => r.token);
 }
 
-export function toRow(label: string, concurrency: number, reply: { latencies: number[]; elapsedMs: number; errors: string[]; prepMs: number }): RateRow {
+export function toRow(label: string, concurrency: number, reply: { latencies: number[]; elapsedMs: number; errors: string[]; prepMs: number; cpu?: RateRow['cpu'] }): RateRow {
   return {
+    ...(reply.cpu ? { cpu: reply.cpu } : {}),
     label,
     concurrency,
     count: reply.latencies.length,

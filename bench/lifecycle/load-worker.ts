@@ -16,6 +16,7 @@ export type WorkerRequest =
   | { type: 'attest'; target: Target; tokens: string[]; concurrency: number; keep: boolean }
   | { type: 'renew'; target: Target; concurrency: number };
 
+/** What the worker measured, plus what the main thread adds: CPU use during the timed window. */
 export interface WorkerReply {
   readonly prepMs: number;
   readonly latencies: number[];
@@ -23,6 +24,8 @@ export interface WorkerReply {
   readonly errors: string[];
   readonly serials: string[];
   readonly spiffeIds: string[];
+  /** Filled in by the main thread: event-loop utilisation of the server (main) thread and the load worker, process CPU as a share of all cores. */
+  cpu?: { serverLoop: number; clientLoop: number; process: number };
 }
 
 interface Held {
@@ -32,6 +35,11 @@ interface Held {
 }
 
 let held: Held[] = [];
+
+/** Tells the main thread the timed part begins, so it can measure CPU over exactly that window. */
+function started(): void {
+  parentPort!.postMessage({ kind: 'started' });
+}
 
 async function keysAndCsrs(count: number): Promise<Array<{ csr: string; keyPem: string }>> {
   const out: Array<{ csr: string; keyPem: string }> = [];
@@ -51,6 +59,7 @@ async function attest(request: Extract<WorkerRequest, { type: 'attest' }>): Prom
   const t0 = performance.now();
   const material = await keysAndCsrs(request.tokens.length);
   const prepMs = performance.now() - t0;
+  started();
   const jobs = request.tokens.map((token, i) => ({ token, ...(material[i] as { csr: string; keyPem: string }) }));
   const run = await pool(jobs, request.concurrency, async (job) => {
     const issued = await postFresh<IssuedSvid>(request.target, '/v1/attest/join-token', { token: job.token, csr: job.csr });
@@ -65,6 +74,7 @@ async function renew(request: Extract<WorkerRequest, { type: 'renew' }>): Promis
   const t0 = performance.now();
   const material = await keysAndCsrs(held.length);
   const prepMs = performance.now() - t0;
+  started();
   const jobs = held.map((svid, i) => ({ svid, next: material[i] as { csr: string; keyPem: string } }));
   const run = await pool(jobs, request.concurrency, async (job) => {
     const issued = await postFresh<IssuedSvid>(request.target, '/v1/svid/renew', { csr: job.next.csr }, job.svid);
@@ -77,7 +87,7 @@ async function renew(request: Extract<WorkerRequest, { type: 'renew' }>): Promis
 parentPort!.on('message', (request: WorkerRequest) => {
   const work = request.type === 'attest' ? attest(request) : renew(request);
   work.then(
-    (reply) => parentPort!.postMessage({ ok: true, reply }),
-    (error: Error) => parentPort!.postMessage({ ok: false, error: error.stack ?? error.message }),
+    (reply) => parentPort!.postMessage({ kind: 'done', ok: true, reply }),
+    (error: Error) => parentPort!.postMessage({ kind: 'done', ok: false, error: error.stack ?? error.message }),
   );
 });

@@ -22,7 +22,7 @@
  * anything. Numbers and how to read them: docs/performance.md.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { LoadWorker, startBenchControlPlane } from './control-plane.ts';
@@ -70,6 +70,8 @@ async function controlPlanePart(dir: string): Promise<CpResults> {
   try {
     const entry = await createBenchEntry(cp);
     log(`control plane at ${cp.server.url}; warming up with ${WARMUP} attestations`);
+    const since = performance.now();
+    const elapsed = () => `${((performance.now() - since) / 1000).toFixed(0)} s`;
     await attestBatch(cp, worker, entry, 'warm-up', WARMUP, 8, false);
     let issued = WARMUP;
 
@@ -85,7 +87,7 @@ async function controlPlanePart(dir: string): Promise<CpResults> {
     const issuance: RateRow[] = [];
     let held = 0;
     for (const [concurrency, n] of plan) {
-      log(`issuing ${n} SVIDs at concurrency ${concurrency} (join tokens, keys and CSRs first, untimed)`);
+      log(`[${elapsed()}] issuing ${n} SVIDs at concurrency ${concurrency} (join tokens, keys and CSRs first, untimed)`);
       issuance.push(await attestBatch(cp, worker, entry, 'attest (join token + CSR)', n, concurrency, true));
       issued += n;
       held += n;
@@ -93,8 +95,9 @@ async function controlPlanePart(dir: string): Promise<CpResults> {
     const stored = await storedSvids(cp);
     if (stored !== issued) throw new Error(`the store holds ${stored} SVID rows, ${issued} were issued`);
 
-    log(`renewing all ${held} SVIDs at concurrency ${ROTATE_CONCURRENCY}`);
+    log(`[${elapsed()}] renewing all ${held} SVIDs at concurrency ${ROTATE_CONCURRENCY} (new keys and CSRs first, untimed)`);
     const rotation = await rotateAll(cp, worker, entry, held, ROTATE_CONCURRENCY);
+    log(`[${elapsed()}] rotation done`);
     return { issuance, peer, rotation, issued, stored, spiffeId: entry.spiffeId };
   } finally {
     await worker.close();
@@ -104,6 +107,7 @@ async function controlPlanePart(dir: string): Promise<CpResults> {
 
 async function main(): Promise<void> {
   const started = performance.now();
+  const loadBefore = loadavg();
   const dir = mkdtempSync(join(tmpdir(), 'interlock-bench-lifecycle-'));
   try {
     const cpResults = await controlPlanePart(join(dir));
@@ -114,7 +118,9 @@ async function main(): Promise<void> {
 
     const cpu = cpus();
     const out: string[] = [];
+    const load = (l: number[]) => l.map((v) => v.toFixed(2)).join(' ');
     out.push(`machine: nproc ${cpu.length} × ${cpu[0]?.model ?? 'unknown cpu'}, node ${process.version}, ${opensslVersion()}`);
+    out.push(`load average (1, 5, 15 min) before: ${load(loadBefore)}, after: ${load(loadavg())}`);
     out.push(`command: node --import tsx bench/lifecycle/run.ts ${process.argv.slice(2).join(' ')}`.trimEnd());
     out.push('', ...printIssuance(cpResults.issuance, cpResults.issued, cpResults.stored));
     out.push('', ...printRotation(cpResults.rotation, ROTATE_CONCURRENCY));

@@ -163,14 +163,15 @@ export class CaRotation {
     });
     if (record.step === 'published') {
       const missing = gateways.filter((g) => !g.confirmed);
-      return {
-        record,
-        nextStep: 'switch',
-        ready: missing.length === 0,
-        waitingFor: missing.length ? `${missing.length} of ${gateways.length} gateways have not confirmed the new CA: ${missing.map((g) => g.gateway).join(', ')}` : null,
-        gateways,
-        remaining: { count: 0, latestNotAfter: null },
-      };
+      // A new root must also reach every workload before anything is signed under it (a workload
+      // verifies its gateway with its own bundle). Workloads receive the bundle with each SVID, so
+      // the check is that every identity holding a valid SVID has renewed since the publish.
+      const stale = record.scope === 'root' ? await this.#identitiesNotRenewedSince(record.history[0]!.at, now) : [];
+      const waiting = [
+        ...(missing.length ? [`${missing.length} of ${gateways.length} gateways have not confirmed the new CA: ${missing.map((g) => g.gateway).join(', ')}`] : []),
+        ...(stale.length ? [`${stale.length} identities have not renewed since the new root was published (so do not hold it yet): ${stale.slice(0, 5).join(', ')}${stale.length > 5 ? ', …' : ''}`] : []),
+      ];
+      return { record, nextStep: 'switch', ready: waiting.length === 0, waitingFor: waiting.join('; ') || null, gateways, remaining: { count: stale.length, latestNotAfter: null } };
     }
     const remaining = await this.#validSvidsSignedBy(record.pairs.filter((p) => p.cluster !== null).map((p) => p.previous), now);
     return {
@@ -181,6 +182,15 @@ export class CaRotation {
       gateways,
       remaining,
     };
+  }
+
+  async #identitiesNotRenewedSince(since: string, now: Date): Promise<string[]> {
+    const latest = new Map<string, string>();
+    for (const svid of await this.#store.listSvids({ validAt: now.toISOString(), revoked: false, limit: 1_000_000 })) {
+      const seen = latest.get(svid.spiffeId);
+      if (!seen || svid.issuedAt > seen) latest.set(svid.spiffeId, svid.issuedAt);
+    }
+    return [...latest].filter(([, issuedAt]) => issuedAt < since).map(([id]) => id);
   }
 
   async #validSvidsSignedBy(issuers: readonly string[], now: Date, ops: StoreOps = this.#store): Promise<{ count: number; latestNotAfter: string | null }> {

@@ -56,7 +56,8 @@ describe('gateway SVID rotation under traffic', () => {
       const { body: health } = await getAdminJson<{ identity: { serial: string } }>(east.gateway.admin, '/healthz');
       serials.add(health.identity.serial);
     }
-    await new Promise((r) => setTimeout(r, 150));
+    // Enough requests to mean something, however slow the machine.
+    for (let i = 0; i < 100 && outcomes.length < 50; i++) await new Promise((r) => setTimeout(r, 100));
     stop = true;
     await Promise.all(traffic);
     keepAlive.destroy();
@@ -69,19 +70,19 @@ describe('gateway SVID rotation under traffic', () => {
     assert.equal(serials.size, 5, 'each renewal put a new SVID in place');
   });
 
-  test("staged rotation of east's intermediate CA (interlock ca rotate) under traffic, SVIDs renewing every few seconds: zero failed requests", async () => {
+  /** Two request loops from east's frontend to west's billing, the client renewing its SVID as its SDK does. */
+  function startTraffic() {
     const east = world.clusters.get('east')!;
     const frontend = east.workloads.get('frontend')!;
-    // The client follows its SDK: a new keep-alive pool with each renewed SVID, the old one drained.
     let agent = createWorkloadAgent(east.identities.get('frontend')!, gatewaySpiffeId(east.trustDomain));
     const retired: https.Agent[] = [];
     let renewals = 0;
-    frontend.on('rotated', () => {
+    const onRotated = () => {
       renewals++;
       retired.push(agent);
       agent = createWorkloadAgent(east.identities.get('frontend')!, gatewaySpiffeId(east.trustDomain));
-    });
-    const healthOf = async () => (await getAdminJson<{ identity: { issuerSerial: string }; trust: { authorities: Array<{ serial: string }> } }>(east.gateway.admin, '/healthz')).body;
+    };
+    frontend.on('rotated', onRotated);
     let stop = false;
     const outcomes: Array<{ status: number; code?: string }> = [];
     const loop = async () => {
@@ -90,12 +91,45 @@ describe('gateway SVID rotation under traffic', () => {
         outcomes.push({ status: result.status, ...(result.errorCode ? { code: result.errorCode } : {}) });
       }
     };
-    const traffic = [loop(), loop()];
-    const custodian = join(world.dir, 'custodian.token');
-    writeFileSync(custodian, (await world.controlPlane.call<{ token: string }>('POST', '/v1/admins', { name: 'rita', roles: ['key-custodian'] })).token + '\n', { mode: 0o600 });
-    const cli = (...args: string[]) => runCliAsync([...args, '--server', world.controlPlane.url, '--ca-file', world.controlPlane.bundleFile, '--token-file', custodian]);
+    const loops = [loop(), loop()];
+    return {
+      outcomes,
+      get renewals() {
+        return renewals;
+      },
+      stop: async () => {
+        stop = true;
+        await Promise.all(loops);
+        frontend.off('rotated', onRotated);
+        [agent, ...retired].forEach((a) => a.destroy());
+      },
+    };
+  }
+
+  async function custodianCli(name: string) {
+    const tokenFile = join(world.dir, `${name}.token`);
+    writeFileSync(tokenFile, (await world.controlPlane.call<{ token: string }>('POST', '/v1/admins', { name, roles: ['key-custodian'] })).token + '\n', { mode: 0o600 });
+    return (...args: string[]) => runCliAsync([...args, '--server', world.controlPlane.url, '--ca-file', world.controlPlane.bundleFile, '--token-file', tokenFile]);
+  }
+
+  type Health = { identity: { issuerSerial: string }; trust: { authorities: Array<{ serial: string; kind: string }> } };
+  const healthOf = async (cluster: string) => (await getAdminJson<Health>(world.clusters.get(cluster)!.gateway.admin, '/healthz')).body;
+
+  /** Gateways hear of a withdrawal on the watch stream: wait until `cluster`'s gateway no longer holds `serial`. */
+  async function untilWithdrawn(cluster: string, serial: string): Promise<Health> {
+    let health = await healthOf(cluster);
+    for (let i = 0; i < 50 && health.trust.authorities.some((a) => a.serial === normalizeSerial(serial)); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      health = await healthOf(cluster);
+    }
+    return health;
+  }
+
+  test("staged rotation of east's intermediate CA (interlock ca rotate) under traffic, SVIDs renewing every few seconds: zero failed requests", async () => {
+    const traffic = startTraffic();
+    const cli = await custodianCli('rita');
     try {
-      const before = (await healthOf()).identity.issuerSerial;
+      const before = (await healthOf('east')).identity.issuerSerial;
       // Step by step first: publish only, then look at the state.
       const published = await cli('ca', 'rotate', '--cluster', 'east', '--until', 'published', '--poll', '100');
       assert.equal(published.status, 0, published.stderr);
@@ -111,24 +145,48 @@ describe('gateway SVID rotation under traffic', () => {
       assert.match(finished.stdout, /resuming rotation/);
       assert.match(finished.stdout, /issuance switched/);
       assert.match(finished.stdout, /old CA withdrawn/);
-      // Gateways hear of the withdrawal on the watch stream: give them a moment.
-      let health = await healthOf();
-      for (let i = 0; i < 50 && health.trust.authorities.some((a) => a.serial === normalizeSerial(previous)); i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        health = await healthOf();
-      }
+      const health = await untilWithdrawn('east', previous);
       assert.equal(normalizeSerial(health.identity.issuerSerial), normalizeSerial(next), 'the east gateway holds an SVID from the new CA');
       assert.ok(!health.trust.authorities.some((a) => a.serial === normalizeSerial(previous)), 'the old CA is gone from the gateway trust state');
       await new Promise((r) => setTimeout(r, 300));
     } finally {
-      stop = true;
-      await Promise.all(traffic);
-      [agent, ...retired].forEach((a) => a.destroy());
+      await traffic.stop();
     }
-    const failed = outcomes.filter((o) => o.status !== 200);
-    console.log(`# ${outcomes.length} requests across the staged east CA rotation and ${renewals} renewals of the caller's SVID, ${failed.length} failed`);
-    assert.ok(outcomes.length > 50);
-    assert.ok(renewals >= 2, `the caller's SVID renewed ${renewals} times`);
+    const failed = traffic.outcomes.filter((o) => o.status !== 200);
+    console.log(`# ${traffic.outcomes.length} requests across the staged east CA rotation and ${traffic.renewals} renewals of the caller's SVID, ${failed.length} failed`);
+    assert.ok(traffic.outcomes.length > 50);
+    assert.ok(traffic.renewals >= 2, `the caller's SVID renewed ${traffic.renewals} times`);
+    assert.deepEqual(failed, []);
+  });
+
+  test('staged root rotation (interlock ca rotate-root) under traffic: every cluster moves to intermediates under the new root, the old root is withdrawn, zero failed requests', async () => {
+    const traffic = startTraffic();
+    const cli = await custodianCli('rosa');
+    let oldRoot = '';
+    try {
+      const rotated = await cli('ca', 'rotate-root', '--poll', '200', '--wait', '120');
+      assert.equal(rotated.status, 0, rotated.stderr + rotated.stdout);
+      assert.match(rotated.stdout, /old CA withdrawn/);
+      assert.match(rotated.stdout, /need the new one/);
+      const pairs = [...rotated.stdout.matchAll(/^\s+(root|cluster \w+): (\w+) → (\w+)$/gm)].map((m) => ({ what: m[1]!, previous: m[2]!, next: m[3]! }));
+      assert.deepEqual(pairs.map((p) => p.what).sort(), ['cluster east', 'cluster west', 'root']);
+      oldRoot = pairs.find((p) => p.what === 'root')!.previous;
+      for (const cluster of ['east', 'west']) {
+        const health = await untilWithdrawn(cluster, oldRoot);
+        const pair = pairs.find((p) => p.what === `cluster ${cluster}`)!;
+        assert.equal(normalizeSerial(health.identity.issuerSerial), normalizeSerial(pair.next), `${cluster} gateway moved to its new intermediate`);
+        assert.deepEqual(health.trust.authorities.filter((a) => a.kind === 'root').length, 1);
+      }
+      // Policy bundles are still accepted: the signer was re-issued under the new root.
+      const { body: ready } = await getAdminJson<{ policy: { state: string } }>(world.clusters.get('west')!.gateway.admin, '/readyz');
+      assert.equal(ready.policy.state, 'fresh');
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      await traffic.stop();
+    }
+    const failed = traffic.outcomes.filter((o) => o.status !== 200);
+    console.log(`# ${traffic.outcomes.length} requests across the staged root rotation, ${failed.length} failed`);
+    assert.ok(traffic.outcomes.length > 50);
     assert.deepEqual(failed, []);
   });
 
