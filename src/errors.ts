@@ -89,6 +89,10 @@ export const ERRORS = {
   IL_ERR_ROTATION_NOT_READY: { status: 409, title: "A CA rotation step's check has not passed yet (gateways have not confirmed, or old SVIDs are still valid)" },
   IL_ERR_ROTATION_STATE: { status: 409, title: 'No CA rotation is in progress, or it is at another step than the one asked for' },
 
+  IL_ERR_EVIDENCE_INVALID: { status: 400, title: "An evidence bundle or audit checkpoint is malformed, or its signature or signer does not verify" },
+  IL_ERR_INCIDENT_UNKNOWN: { status: 404, title: 'No incident has that id' },
+  IL_ERR_PEER_ISOLATED: { status: 403, title: 'The peer cluster is isolated after a compromise; its links stay cut until the incident is resolved' },
+
   IL_ERR_LAB_FAILED: { status: 500, title: 'The lab could not start or a demo call had an unexpected outcome' },
 } as const satisfies Record<string, ErrorSpec>;
 

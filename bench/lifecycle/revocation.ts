@@ -13,7 +13,9 @@
  * the revoke API call and up to one probe (plus the pause between probes)
  * of resolution. Alongside, a connection opened with the SVID before the
  * revocation and kept open shows, without polling, the moment each gateway
- * applied it (held-connection.ts).
+ * applied it (held-connection.ts). Probing ten gateways in a loop loads a
+ * small machine, so each probed round is followed by a quiet round that
+ * only holds connections: its cut times are propagation without the probes.
  */
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -52,10 +54,12 @@ export interface RevocationResult {
   readonly clusters: number;
   readonly gateways: string[];
   readonly startMs: number;
-  /** [round][gateway] ms from the revoke call until refused (NaN: never within the timeout). */
+  /** [probed round][gateway] ms from the revoke call until refused (NaN: never within the timeout). */
   readonly refusedMs: number[][];
   /** [round][gateway] ms from the revoke call until the gateway closed the connection held open with the SVID. */
   readonly cutMs: number[][];
+  /** The same, in the quiet rounds: no handshake probes running. */
+  readonly quietCutMs: number[][];
   /** ms of the revoke API call itself, per round. */
   readonly revokeCallMs: number[];
   /** ms of the probes that were admitted (handshake + 403 answer), for resolution. */
@@ -128,32 +132,40 @@ export async function measureRevocation(options: RevocationOptions): Promise<Rev
     const cp = world.controlPlane;
     const custodian = { ...cp.admin, token: (await cp.call<{ token: string }>('POST', '/v1/admins', { name: 'kim', roles: ['key-custodian'] })).token };
 
-    // One fresh SVID per round, attested up front, round-robin over the clusters.
-    const fresh: Array<{ cluster: string; creds: Credentials }> = [];
-    for (let r = 0; r < options.rounds; r++) {
-      const cluster = names[r % names.length] as string;
-      fresh.push({ cluster, creds: await attestFresh(world, cluster) });
+    // Each probed round is followed by a quiet one (held connections only, no
+    // handshake probes), to show what the probing load itself costs. One fresh
+    // SVID per round, attested up front, round-robin over the clusters.
+    const fresh: Array<{ cluster: string; creds: Credentials; probed: boolean }> = [];
+    for (let r = 0; r < options.rounds * 2; r++) {
+      const cluster = names[Math.floor(r / 2) % names.length] as string;
+      fresh.push({ cluster, creds: await attestFresh(world, cluster), probed: r % 2 === 0 });
     }
 
-    const result: RevocationResult = { clusters: options.clusters, gateways: names, startMs, refusedMs: [], cutMs: [], revokeCallMs: [], admittedProbeMs: [], crlFetchMs: [], crlListed: [], refusedReasons: new Map() };
-    for (const [round, { cluster, creds }] of fresh.entries()) {
+    const result: RevocationResult = { clusters: options.clusters, gateways: names, startMs, refusedMs: [], cutMs: [], quietCutMs: [], revokeCallMs: [], admittedProbeMs: [], crlFetchMs: [], crlListed: [], refusedReasons: new Map() };
+    for (const [round, { cluster, creds, probed }] of fresh.entries()) {
       // Every gateway admits the SVID before it is revoked (or the round proves nothing) on a connection kept open.
       const held = await Promise.all(gateways.map((g) => holdConnection(g, creds)));
       // A random pause, so revocations do not fall at a fixed phase of the server's 200 ms event poll.
-      await sleep(Math.random() * 250);
+      await sleep(200 + Math.random() * 250);
 
       const since = performance.now();
       const revoke = cp.call('POST', `/v1/svids/${creds.serial}/revoke`, { reason: 'bench: revocation propagation' }, custodian).then(() => performance.now() - since);
-      const refusals = await Promise.all(gateways.map((g) => pollUntilRefused(g, creds, since, options, result.admittedProbeMs)));
+      const refusals = probed ? await Promise.all(gateways.map((g) => pollUntilRefused(g, creds, since, options, result.admittedProbeMs))) : [];
+      const cuts = await Promise.all(held.map((h) => cutAfter(h, since, options.timeoutMs)));
       result.revokeCallMs.push(await revoke);
-      result.refusedMs.push(refusals.map((r) => r.ms));
-      result.cutMs.push(await Promise.all(held.map((h) => cutAfter(h, since, options.timeoutMs))));
-      for (const r of refusals) result.refusedReasons.set(r.reason, (result.refusedReasons.get(r.reason) ?? 0) + 1);
+      if (probed) {
+        result.refusedMs.push(refusals.map((r) => r.ms));
+        result.cutMs.push(cuts);
+        for (const r of refusals) result.refusedReasons.set(r.reason, (result.refusedReasons.get(r.reason) ?? 0) + 1);
+      } else {
+        result.quietCutMs.push(cuts);
+      }
       const crl = await crlLists(world, cluster, creds.serial);
       result.crlFetchMs.push(crl.ms);
       result.crlListed.push(crl.listed);
-      const finite = refusals.map((r) => r.ms).filter(Number.isFinite);
-      options.log(`  round ${round + 1}/${options.rounds} (${cluster}): refused everywhere after ${Math.max(...finite).toFixed(0)} ms${finite.length < refusals.length ? `, ${refusals.length - finite.length} gateways never refused` : ''}`);
+      const finite = (probed ? refusals.map((r) => r.ms) : cuts).filter(Number.isFinite);
+      const missing = held.length - finite.length;
+      options.log(`  round ${round + 1}/${fresh.length} (${cluster}, ${probed ? 'probed' : 'quiet'}): ${probed ? 'refused' : 'cut'} everywhere after ${Math.max(...finite).toFixed(0)} ms${missing ? `, ${missing} gateways never did` : ''}`);
     }
     return result;
   } finally {

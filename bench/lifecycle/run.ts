@@ -15,7 +15,9 @@
  *                 CLI (one process per certificate), concurrency 1 and 8
  *   4. revocation a lab of --clusters clusters (gateways as child
  *                 processes); --rounds revocations, each timed until every
- *                 gateway refuses the SVID
+ *                 gateway refuses new handshakes with the SVID (probed every
+ *                 --probe-ms) and has cut a connection held open with it;
+ *                 each followed by a quiet round without probes
  *
  * --quick: --svids 300 --rounds 3 --clusters 3 --peer-n 20, a smoke run.
  * Results compare rows of one run on one machine; tests never time

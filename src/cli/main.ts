@@ -19,6 +19,7 @@ import { registerCheck } from './commands/check/check.ts';
 import { registerAuditVerify } from './commands/audit/verify.ts';
 import { registerAuditVerifyRemote } from './commands/audit/verify-remote.ts';
 import { registerLabUp } from './commands/lab/up.ts';
+import { registerAuditVerifyEvidence, registerIncident } from './commands/incident/incident.ts';
 import { reportError } from './run.ts';
 
 export function buildProgram(): Command {
@@ -55,10 +56,12 @@ export function buildProgram(): Command {
   registerServer(program);
   registerGateway(program);
   registerCheck(program);
+  registerIncident(program);
 
   const audit = program.command('audit').description('the hash-chained audit log');
   registerAuditVerify(audit);
   registerAuditVerifyRemote(audit);
+  registerAuditVerifyEvidence(audit);
 
   const lab = program.command('lab').description('a whole multi-cluster world on one machine');
   registerLabUp(lab);

@@ -15,6 +15,7 @@ import { startAdminServer } from './admin.ts';
 import { openControlLink, type ControlLink } from './control-link.ts';
 import { RevocationList } from './revocations.ts';
 import { TrustState } from './trust-state.ts';
+import { normalizeSerial } from '../pki/serial.ts';
 import type { TlsIdentity } from './tls-identity.ts';
 
 export interface RunningGateway {
@@ -92,11 +93,24 @@ export async function startGateway(config: GatewayConfig, options: { log: Logger
       (error: Error) => options.log.warn({ event: 'gateway.renewal-after-ca-rotation-failed', err: error.message }, 'renewal after CA rotation failed; the SDK retries at half life'),
     );
   });
-  const trust = new TrustState(source.current.bundlePem, options.log);
-  const stopTrust = link ? await trust.follow(link) : () => undefined;
+  const trust = new TrustState(source.current.bundlePem, options.log, config.cluster);
+  const trustSync = link ? await trust.follow(link) : undefined;
   // Peers are verified against the roots the control plane publishes now, not
   // those that came with our last SVID: a new root is trusted as soon as it is published.
   const effective = (): TlsIdentity => ({ ...source.current, bundlePem: trust.rootsPem });
+  // Our own SVID revoked, or a compromise remediation asks this cluster to re-issue: attest again for a fresh key.
+  link?.on(['svid.revoked', 'identity.reissue'], (event) => {
+    const ours = event.type === 'svid.revoked' ? normalizeSerial(String(event.data.serial ?? '')) === normalizeSerial(source.serial ?? '') : event.data.cluster === config.cluster || event.data.spiffeId === source.current.spiffeId.id;
+    if (!ours) return;
+    source.reattest().then(
+      () => {
+        options.log.info({ event: 'gateway.reattested', reason: event.type, serial: source.serial }, 'attested again for a fresh SVID');
+        // Trust events that arrived while our SVID was revoked could not be acted on: catch up now.
+        void trustSync?.reload();
+      },
+      (error: Error & { code?: string }) => options.log.error({ event: 'gateway.reattest-failed', code: error.code, err: error.message }, 'could not attest again; the gateway is serving with a revoked SVID that peers refuse'),
+    );
+  });
   const identity = effective();
   const deps = { config, identity, audit, clock, log: options.log, revocations, trust };
   const inboundListener = createInboundServer({ ...deps, policy });
@@ -125,7 +139,7 @@ export async function startGateway(config: GatewayConfig, options: { log: Logger
     close: async () => {
       stopPolicy();
       stopRevocations();
-      stopTrust();
+      trustSync?.stop();
       link?.close();
       source.close();
       inboundListener.close();

@@ -18,6 +18,10 @@ export interface IdentitySource {
   onRotate(listener: (identity: TlsIdentity) => void): void;
   /** Renews now (control-plane identities only); resolves with the new identity. */
   renewNow(): Promise<TlsIdentity>;
+  /** Attests again for a fresh key and SVID (after revocation); Kubernetes attestation only. */
+  reattest(): Promise<TlsIdentity>;
+  /** Serial of the current SVID. */
+  readonly serial: string | undefined;
   close(): void;
 }
 
@@ -33,6 +37,8 @@ export async function openIdentitySource(config: GatewayConfig, log: Logger): Pr
       current: fixed,
       onRotate: () => undefined,
       renewNow: () => Promise.reject(new InterlockError('IL_ERR_USAGE', 'this gateway uses certificate files; issue new ones with interlock svid issue', { field: 'identity' })),
+      reattest: () => Promise.reject(new InterlockError('IL_ERR_USAGE', 'this gateway uses certificate files; issue new ones with interlock svid issue', { field: 'identity' })),
+      serial: undefined,
       close: () => undefined,
     };
   }
@@ -64,6 +70,13 @@ export async function openIdentitySource(config: GatewayConfig, log: Logger): Pr
     renewNow: async () => {
       await workload.renewNow();
       return current;
+    },
+    reattest: async () => {
+      await workload.reattest();
+      return current;
+    },
+    get serial() {
+      return workload.current.serial;
     },
     close: () => workload.close(),
   };

@@ -13,10 +13,11 @@ import { IDENTITY_HEADER, verifyIdentityAssertion } from './identity-assertion.t
 import { parseTarget } from './routing.ts';
 import { forwardRequest } from './forward.ts';
 import { sendError } from './http-util.ts';
-import { expectServerId, peerSpiffeId, tlsOptions, type TlsIdentity } from './tls-identity.ts';
+import { peerSpiffeId, tlsOptions, type TlsIdentity } from './tls-identity.ts';
 import { createMutualTlsListener } from './listener.ts';
 import type { RevocationList } from './revocations.ts';
 import type { TrustState } from './trust-state.ts';
+import { verifiedAgent } from './verified-agent.ts';
 
 /** Headers the inbound gateway sets for the local service, over its own mTLS hop. */
 export const CALLER_HEADER = 'interlock-caller';
@@ -38,18 +39,17 @@ export interface InboundDeps {
 interface Upstream {
   readonly url: URL;
   readonly agent: http.Agent;
-  readonly tls?: https.RequestOptions;
 }
 
-function buildUpstreams(config: GatewayConfig, identity: TlsIdentity): Map<string, Upstream> {
+function buildUpstreams(config: GatewayConfig, identity: TlsIdentity, revocations: RevocationList, trust: TrustState): Map<string, Upstream> {
   const upstreams = new Map<string, Upstream>();
   for (const [name, service] of Object.entries(config.services)) {
     const url = new URL(service.upstream);
     if (url.protocol === 'https:') {
       // Zero trust inside the cluster too: the gateway presents its SVID and
-      // checks the service's ID when the service speaks mTLS.
-      const agent = new https.Agent({ keepAlive: true, ...tlsOptions(identity) });
-      upstreams.set(name, { url, agent, tls: service.id ? { checkServerIdentity: expectServerId(service.id) } : {} });
+      // checks the service's ID (not revoked, from a trusted CA) when the service speaks mTLS.
+      const agent = service.id ? verifiedAgent({ identity, expectedId: service.id, revocations, trust, what: `service ${name}` }) : new https.Agent({ keepAlive: true, ...tlsOptions(identity) });
+      upstreams.set(name, { url, agent });
     } else {
       upstreams.set(name, { url, agent: new http.Agent({ keepAlive: true }) });
     }
@@ -71,7 +71,7 @@ export interface GatewayListener {
 
 export function createInboundServer(deps: InboundDeps): GatewayListener {
   const { config, identity, policy, audit, clock, log } = deps;
-  let upstreams = buildUpstreams(config, identity);
+  let upstreams = buildUpstreams(config, identity, deps.revocations, deps.trust);
   const clustersByDomain = peerClusters(config);
 
   const authenticatePeer = (socket: TLSSocket): { peer: SpiffeId; sourceCluster: string } => {
@@ -145,7 +145,6 @@ export function createInboundServer(deps: InboundDeps): GatewayListener {
         headers: { host: upstream.url.host, [CALLER_HEADER]: principal.id, [SOURCE_CLUSTER_HEADER]: sourceCluster },
         timeoutMs: config.limits.requestTimeoutMs,
         unavailableCode: 'IL_ERR_UPSTREAM_UNAVAILABLE',
-        ...(upstream.tls ? { extraTlsOptions: upstream.tls } : {}),
       });
     } catch (error) {
       const failure = toInterlockError(error);
@@ -165,7 +164,7 @@ export function createInboundServer(deps: InboundDeps): GatewayListener {
       // New handshakes use the new certificate; connections already open keep theirs.
       server.setSecureContext(tlsOptions(next));
       const previous = upstreams;
-      upstreams = buildUpstreams(config, next);
+      upstreams = buildUpstreams(config, next, deps.revocations, deps.trust);
       setTimeout(() => destroyAgents(previous), config.limits.requestTimeoutMs).unref();
     },
     close: () => destroyAgents(upstreams),

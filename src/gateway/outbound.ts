@@ -1,7 +1,7 @@
 import https from 'node:https';
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { PeerCertificate, TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import { InterlockError, toInterlockError } from '../errors.ts';
 import type { Clock } from '../clock.ts';
 import { gatewaySpiffeId, isGatewayId } from '../identity/spiffe-id.ts';
@@ -12,11 +12,12 @@ import { IDENTITY_HEADER, PURPOSE_HEADER, parsePurpose, signIdentityAssertion } 
 import { parseTarget } from './routing.ts';
 import { forwardRequest } from './forward.ts';
 import { sendError } from './http-util.ts';
-import { expectServerId, peerSpiffeId, tlsOptions, type TlsIdentity } from './tls-identity.ts';
+import { peerSpiffeId, tlsOptions, type TlsIdentity } from './tls-identity.ts';
 import { createMutualTlsListener } from './listener.ts';
 import { CircuitBreaker } from './circuit-breaker.ts';
 import { peerSerial, type RevocationList } from './revocations.ts';
-import { authorityKeyIdOf, peerAuthorityKeyId, type TrustState } from './trust-state.ts';
+import type { TrustState } from './trust-state.ts';
+import { verifiedAgent } from './verified-agent.ts';
 import type { GatewayListener } from './inbound.ts';
 
 export interface OutboundDeps {
@@ -36,45 +37,12 @@ interface PeerRoute {
   readonly agent: https.Agent;
 }
 
-/**
- * A keep-alive pool whose connections are known to the revocation list and
- * the trust state, so revoking the peer gateway's SVID or withdrawing its CA
- * closes pooled connections too, not only new handshakes.
- */
-class TrackedAgent extends https.Agent {
-  readonly #onSecure: (socket: TLSSocket) => void;
-
-  constructor(options: https.AgentOptions, onSecure: (socket: TLSSocket) => void) {
-    super(options);
-    this.#onSecure = onSecure;
-  }
-
-  override createConnection(...args: Parameters<https.Agent['createConnection']>): ReturnType<https.Agent['createConnection']> {
-    const socket = super.createConnection(...args) as unknown as TLSSocket;
-    socket.once('secureConnect', () => this.#onSecure(socket));
-    return socket as unknown as ReturnType<https.Agent['createConnection']>;
-  }
-}
-
 function buildPeerRoutes(config: GatewayConfig, identity: TlsIdentity, revocations: RevocationList, trust: TrustState): Map<string, PeerRoute> {
   const routes = new Map<string, PeerRoute>();
   for (const [cluster, peer] of Object.entries(config.peers)) {
     const { host, port } = splitHostPort(peer.address);
     // The remote side must be that cluster's gateway, proven by its SVID, not revoked, from a CA still trusted.
-    const expectId = expectServerId(gatewaySpiffeId(peer.trustDomain));
-    const checkServerIdentity = (hostname: string, cert: PeerCertificate): Error | undefined => {
-      const wrongId = expectId(hostname, cert);
-      if (wrongId) return wrongId;
-      if (revocations.has(cert.serialNumber)) return new InterlockError('IL_ERR_SVID_REVOKED', `the gateway of ${cluster} presented revoked certificate ${cert.serialNumber}`);
-      const refusal = trust.refusal(authorityKeyIdOf(cert.raw));
-      return refusal ? new InterlockError('IL_ERR_CERT_UNTRUSTED', `the gateway of ${cluster}: ${refusal}`) : undefined;
-    };
-    const agent = new TrackedAgent({ keepAlive: true, ...tlsOptions(identity), checkServerIdentity: checkServerIdentity as https.AgentOptions['checkServerIdentity'] }, (socket) => {
-      const serial = peerSerial(socket);
-      const signer = peerAuthorityKeyId(socket);
-      if (serial) revocations.track(socket, serial);
-      if (signer) trust.track(socket, signer);
-    });
+    const agent = verifiedAgent({ identity, expectedId: gatewaySpiffeId(peer.trustDomain), revocations, trust, what: `the gateway of ${cluster}` });
     routes.set(cluster, { host, port, agent });
   }
   return routes;
@@ -108,6 +76,9 @@ export function createOutboundServer(deps: OutboundDeps): GatewayListener {
           field: 'host',
           ...(known.length ? { hint: `peers: ${known.join(', ')}` } : {}),
         });
+      }
+      if (deps.trust.isIsolated(target.cluster)) {
+        throw new InterlockError('IL_ERR_PEER_ISOLATED', `cluster ${target.cluster} is isolated after a compromise; its links stay cut until the incident is resolved`, { field: 'host' });
       }
       const breaker = breakers.get(target.cluster)!;
       if (!breaker.allow()) {

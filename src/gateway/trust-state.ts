@@ -32,6 +32,7 @@ interface Authority {
 
 interface TrustDocument {
   readonly version: number;
+  readonly isolated?: ReadonlyArray<{ readonly cluster: string; readonly trustDomain: string }>;
   readonly rootsPem: string;
   readonly authorities: readonly Authority[];
 }
@@ -63,13 +64,22 @@ export class TrustState {
   #authorities: Map<string, Authority> | undefined;
   #version = 0;
   #syncedAt: Date | undefined;
+  /** Clusters cut off after a compromise; our own cluster is never refused to itself. */
+  #isolated = new Set<string>();
+  readonly #ownCluster: string;
   readonly #open = new Map<string, Set<TLSSocket>>();
   readonly #rootListeners: Array<(rootsPem: string) => void> = [];
   readonly #log: Logger;
 
-  constructor(initialRootsPem: string, log: Logger) {
+  constructor(initialRootsPem: string, log: Logger, ownCluster = '') {
     this.#rootsPem = initialRootsPem;
     this.#log = log;
+    this.#ownCluster = ownCluster;
+  }
+
+  /** True if the cluster's links are cut (interlock incident compromise --isolate). */
+  isIsolated(cluster: string): boolean {
+    return cluster !== this.#ownCluster && this.#isolated.has(cluster);
   }
 
   get rootsPem(): string {
@@ -82,6 +92,7 @@ export class TrustState {
     if (!keyId) return 'IL_ERR_CERT_UNTRUSTED: the peer certificate names no signing CA (no Authority Key Identifier)';
     const authority = this.#authorities.get(keyId);
     if (!authority || authority.kind !== 'cluster') return `IL_ERR_CERT_UNTRUSTED: the CA with key id ${keyId} is not in the trust bundle (withdrawn, or never issued by the control plane)`;
+    if (authority.cluster && this.isIsolated(authority.cluster)) return `IL_ERR_PEER_ISOLATED: cluster ${authority.cluster} is isolated after a compromise`;
     return undefined;
   }
 
@@ -103,12 +114,15 @@ export class TrustState {
   /** Installs a new trust document; returns the CAs it withdrew (serials) and the connections that closed. */
   apply(document: TrustDocument, now = new Date()): { withdrawn: string[]; closed: number } {
     const next = new Map(document.authorities.map((a) => [a.keyId.toLowerCase(), { ...a, serial: normalizeSerial(a.serial), keyId: a.keyId.toLowerCase() }]));
+    this.#isolated = new Set((document.isolated ?? []).map((i) => i.cluster));
     const gone = this.#authorities ? [...this.#authorities.values()].filter((a) => !next.has(a.keyId)) : [];
+    // Connections signed by a newly isolated cluster's CAs are cut too.
+    const cut = [...next.values()].filter((a) => a.cluster && this.isIsolated(a.cluster));
     this.#authorities = next;
     this.#version = document.version;
     this.#syncedAt = now;
     let closed = 0;
-    for (const authority of gone) {
+    for (const authority of [...gone, ...cut]) {
       for (const socket of this.#open.get(authority.keyId) ?? []) {
         socket.destroy();
         closed++;
@@ -130,6 +144,7 @@ export class TrustState {
     return {
       version: this.#version,
       checksIntermediates: this.#authorities !== undefined,
+      isolated: [...this.#isolated],
       authorities: [...(this.#authorities?.values() ?? [])].map((a) => ({ serial: a.serial, kind: a.kind, cluster: a.cluster, status: a.status, notAfter: a.notAfter })),
       syncedAt: this.#syncedAt?.toISOString() ?? null,
     };
@@ -141,7 +156,7 @@ export class TrustState {
    * after reconnecting and on a timer; after each load it reports what it
    * holds, which is what a staged rotation waits for before switching issuance.
    */
-  async follow(link: ControlLink, refreshMs = 30_000): Promise<() => void> {
+  async follow(link: ControlLink, refreshMs = 30_000): Promise<{ reload(): Promise<void>; stop(): void }> {
     const load = async (): Promise<void> => {
       const { body } = await apiRequest<TrustDocument>(link.connection(), 'GET', '/v1/trust');
       const { withdrawn, closed } = this.apply(body);
@@ -159,6 +174,6 @@ export class TrustState {
     // A report lost to a network blip must not stall a rotation: reload and report on a timer too.
     const timer = setInterval(() => void reload(), refreshMs);
     timer.unref();
-    return () => clearInterval(timer);
+    return { reload, stop: () => clearInterval(timer) };
   }
 }

@@ -150,7 +150,7 @@ export async function buildScenarios(world: LabWorld): Promise<{ scenarios: Scen
       target: 'control plane',
       request: 'POST /v1/attest/join-token',
       expected: 'deny',
-      run: () => tryAttestation(cp, '/v1/attest/join-token', { token: readFileSync(east.gateway.joinTokenFile, 'utf8').trim() }),
+      run: () => tryAttestation(cp, '/v1/attest/join-token', { token: readFileSync(east.gateway.joinTokenFile!, 'utf8').trim() }),
     },
     {
       title: 'Kubernetes token, wrong signer',

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import { stringify as toYaml } from 'yaml';
 import { InterlockError } from '../errors.ts';
-import { gatewaySpiffeId, parseWorkloadSpiffeId, spiffeIdFor } from '../identity/spiffe-id.ts';
+import { GATEWAY_NAMESPACE, GATEWAY_SERVICE_ACCOUNT, gatewaySpiffeId, parseWorkloadSpiffeId, spiffeIdFor } from '../identity/spiffe-id.ts';
 import { generateKeyFileContent } from '../pki/key-protection.ts';
 import type { TlsIdentity } from '../gateway/tls-identity.ts';
 import { WorkloadIdentity, type SvidMaterial } from '../workload/identity.ts';
@@ -41,8 +41,15 @@ export interface LabGateway {
   readonly admin: { host: string; port: number };
   readonly configPath: string;
   readonly auditPath: string;
-  /** The join token file the gateway attested with (single-use: now spent). */
-  readonly joinTokenFile: string;
+  /**
+   * How the gateway attested: the first lab cluster with a join token
+   * (single-use: now spent, which the demo shows), the others with a
+   * Kubernetes service-account token file the lab keeps fresh, as the kubelet
+   * does for a projected token, so they can attest again after a compromise.
+   */
+  readonly attestation: { readonly kind: 'join-token' | 'k8s'; readonly file: string };
+  /** The spent join token's file, for the first cluster. */
+  readonly joinTokenFile: string | null;
   readonly process: ChildProcess;
 }
 
@@ -111,6 +118,7 @@ async function attestWorkload(cp: LabControlPlane, api: FakeApiServer, namespace
     bundlePem: cp.bundlePem,
     serverId: cp.spiffeId,
     attestation: { kind: 'k8s', cluster: api.cluster, token: () => api.mintToken(namespace, name) },
+    follow: true,
   });
   identities.set(name, writeIdentityFiles(workload.current, dir));
   workload.on('rotated', (svid) => identities.set(name, writeIdentityFiles(svid, dir)));
@@ -144,7 +152,9 @@ export async function startLab(options: LabOptions): Promise<LabWorld> {
   const services: SampleService[] = [];
   const children: ChildProcess[] = [];
   const clusters = new Map<string, LabCluster>();
+  const timers: NodeJS.Timeout[] = [];
   const close = async () => {
+    timers.forEach(clearInterval);
     await Promise.all(children.map(stopChild));
     await Promise.all(services.map((s) => s.close()));
     workloads.forEach((w) => w.close());
@@ -162,10 +172,28 @@ export async function startLab(options: LabOptions): Promise<LabWorld> {
       const { trustDomain } = await cp.call<{ trustDomain: string }>('POST', '/v1/clusters', { name: plan.name, k8s: { jwks: apiServer.jwks, issuer: apiServer.issuer } });
       const base = join(dir, 'clusters', plan.name);
       const ttl = options.svidTtlSeconds ? { ttlSeconds: options.svidTtlSeconds } : {};
-      const gatewayEntry = await cp.call<RegistrationEntryRow>('POST', '/v1/entries', { cluster: plan.name, spiffeId: gatewaySpiffeId(trustDomain), gateway: true, ...ttl });
-      const joinToken = await cp.call<{ token: string }>('POST', '/v1/join-tokens', { entryId: gatewayEntry.id, ttlSeconds: 600 });
-      const joinTokenFile = join(base, 'gateway', 'join-token');
-      writeFileAtomic(joinTokenFile, joinToken.token + '\n', 0o600);
+      const useJoinToken = prepared.length === 0;
+      const gatewayEntry = await cp.call<RegistrationEntryRow>('POST', '/v1/entries', {
+        cluster: plan.name,
+        spiffeId: gatewaySpiffeId(trustDomain),
+        gateway: true,
+        ...(useJoinToken ? {} : { namespace: GATEWAY_NAMESPACE, serviceAccount: GATEWAY_SERVICE_ACCOUNT }),
+        ...ttl,
+      });
+      let attestation: LabGateway['attestation'];
+      if (useJoinToken) {
+        const joinToken = await cp.call<{ token: string }>('POST', '/v1/join-tokens', { entryId: gatewayEntry.id, ttlSeconds: 600 });
+        attestation = { kind: 'join-token', file: join(base, 'gateway', 'join-token') };
+        writeFileAtomic(attestation.file, joinToken.token + '\n', 0o600);
+      } else {
+        attestation = { kind: 'k8s', file: join(base, 'gateway', 'sa-token') };
+        const file = attestation.file;
+        const project = async () => writeFileAtomic(file, (await apiServer.mintToken(GATEWAY_NAMESPACE, GATEWAY_SERVICE_ACCOUNT, { ttlSeconds: 3600 })) + '\n', 0o600);
+        await project();
+        const refresh = setInterval(() => void project(), 20 * 60_000);
+        refresh.unref();
+        timers.push(refresh);
+      }
       const identities = new Map<string, LabIdentity>();
       const live = new Map<string, WorkloadIdentity>();
       for (const w of [plan.service, ...plan.workloads]) {
@@ -177,7 +205,7 @@ export async function startLab(options: LabOptions): Promise<LabWorld> {
       const service = await startSampleService({ name: plan.service.name, cluster: plan.name, identity: identities.get(plan.service.name)!, gatewayId: gatewaySpiffeId(trustDomain) });
       live.get(plan.service.name)!.on('rotated', () => service.rotate(identities.get(plan.service.name)!));
       services.push(service);
-      prepared.push({ plan, trustDomain, base, apiServer, identities, live, service, joinTokenFile, inboundPort: await freePort() });
+      prepared.push({ plan, trustDomain, base, apiServer, identities, live, service, attestation, inboundPort: await freePort() });
     }
 
     for (const p of prepared) {
@@ -187,7 +215,7 @@ export async function startLab(options: LabOptions): Promise<LabWorld> {
       const config = {
         cluster: p.plan.name,
         trustDomain: p.trustDomain,
-        identity: { server: cp.url, bundle: cp.bundleFile, serverId: cp.spiffeId, joinTokenFile: p.joinTokenFile },
+        identity: { server: cp.url, bundle: cp.bundleFile, serverId: cp.spiffeId, ...(p.attestation.kind === 'join-token' ? { joinTokenFile: p.attestation.file } : { k8sTokenFile: p.attestation.file }) },
         inbound: { listen: `127.0.0.1:${p.inboundPort}` },
         outbound: { listen: '127.0.0.1:0' },
         peers,
@@ -212,7 +240,7 @@ export async function startLab(options: LabOptions): Promise<LabWorld> {
         apiServer: p.apiServer,
         identities: p.identities,
         workloads: p.live,
-        gateway: { spiffeId: String(ready.spiffeId), inbound: splitHostPort(String(ready.inbound)), outbound: splitHostPort(String(ready.outbound)), admin: splitHostPort(String(ready.admin)), configPath, auditPath, joinTokenFile: p.joinTokenFile, process: child },
+        gateway: { spiffeId: String(ready.spiffeId), inbound: splitHostPort(String(ready.inbound)), outbound: splitHostPort(String(ready.outbound)), admin: splitHostPort(String(ready.admin)), configPath, auditPath, attestation: p.attestation, joinTokenFile: p.attestation.kind === 'join-token' ? p.attestation.file : null, process: child },
       });
     }
     return { dir, controlPlane: cp, clusters, policyFile, policy, close };

@@ -15,6 +15,8 @@ import { registerGovernanceRoutes } from './routes/governance.ts';
 import { registerPolicyBundleRoutes } from './routes/policy-bundles.ts';
 import { registerRevocationRoutes } from './routes/revocations.ts';
 import { registerTrustRoutes } from './routes/trust.ts';
+import { registerIncidentRoutes } from './routes/incidents.ts';
+import type { IncidentService } from './incidents.ts';
 import type { CaRotation } from './ca-rotation.ts';
 
 export interface ServerDeps {
@@ -24,6 +26,7 @@ export interface ServerDeps {
   readonly events: EventTail;
   readonly policies: PolicyService;
   readonly rotations: CaRotation;
+  readonly incidents: IncidentService;
   readonly clock: Clock;
   readonly log: Logger;
 }
@@ -107,5 +110,6 @@ export function buildApp(deps: ServerDeps, tls: TlsMaterial): FastifyInstance {
   registerPolicyBundleRoutes(app, deps);
   registerRevocationRoutes(app, deps);
   registerTrustRoutes(app, deps);
+  registerIncidentRoutes(app, deps);
   return app;
 }

@@ -73,9 +73,13 @@ export function installAuth(app: FastifyInstance, store: Store): void {
     const auth = request.routeOptions.config.auth ?? { kind: 'roles', roles: [] };
     if (auth.kind === 'public') return;
     if (auth.kind === 'svid') {
-      if (!request.caller.svid) {
+      const svid = request.caller.svid;
+      if (!svid) {
         throw new InterlockError('IL_ERR_AUTHN_REQUIRED', 'this endpoint needs a client X.509-SVID (mTLS)', { field: 'clientCertificate' });
       }
+      // The TLS stack cannot know about revocations: a revoked SVID is refused here (it may still attest again).
+      const row = await store.getSvid(svid.serial);
+      if (row?.revokedAt) throw new InterlockError('IL_ERR_SVID_REVOKED', `SVID ${svid.serial} was revoked at ${row.revokedAt}`, { field: 'clientCertificate' });
       return;
     }
     const admin = request.caller.admin;

@@ -252,6 +252,34 @@ export class CaRotation {
     });
   }
 
+  /**
+   * After a compromise there is no staging: a new intermediate signs at once
+   * and every other CA of the cluster is withdrawn in the same transaction,
+   * so gateways refuse whatever the old key signed (or could still sign).
+   * A staged rotation of that cluster in progress is aborted.
+   */
+  emergency(cluster: string, actor: string, incident: string): Promise<{ cluster: string; withdrawn: string[]; current: string }> {
+    return this.#exclusive(async () => {
+      const info = await this.#store.getCluster(cluster);
+      if (!info) throw new InterlockError('IL_ERR_CLUSTER_UNKNOWN', `no cluster named ${cluster}`, { field: 'cluster' });
+      const row = { ...(await this.#ca.newClusterAuthority(info, await this.#ca.root())), status: 'active' as const };
+      const at = this.#now();
+      const withdrawn = await this.#store.transaction(async (tx) => {
+        const old = (await tx.listAuthorities({ kind: 'cluster', cluster })).filter((r) => r.status !== 'retired');
+        for (const authority of old) await tx.setAuthorityStatus(authority.serial, 'retired');
+        await tx.putAuthority(row);
+        const running = (await this.#records(tx))[cluster];
+        if (running && IN_PROGRESS.includes(running.step)) await this.#save(tx, { ...running, step: 'aborted', history: [...running.history, { step: 'aborted', at, actor }] });
+        await tx.appendAudit({ type: 'ca.emergency-rotated', actor, data: { cluster, incident, withdrawn: old.map((r) => r.serial), current: row.serial } }, at);
+        await tx.appendEvent('ca.rotated', { cluster, previous: old.find((r) => r.status === 'active')?.serial ?? null, current: row.serial, emergency: true }, at);
+        await tx.appendEvent('trust.changed', { reason: 'ca withdrawn after compromise', target: cluster }, at);
+        return old.map((r) => r.serial);
+      });
+      await this.#hooks.onTrustChanged?.();
+      return { cluster, withdrawn, current: row.serial };
+    });
+  }
+
   #expectStep(target: string, record: RotationRecord | null, expect: RotationStep): RotationRecord {
     if (!record || !IN_PROGRESS.includes(record.step)) {
       throw new InterlockError('IL_ERR_ROTATION_STATE', `no rotation of ${target === ROOT ? 'the root' : target} is in progress${record ? ` (the last one ended ${record.step})` : ''}`, { field: 'target' });

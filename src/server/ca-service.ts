@@ -5,6 +5,7 @@ import { parseTrustDomain } from '../identity/spiffe-id.ts';
 import { checkClusterName } from '../pki/authority.ts';
 import { createClusterCa, createRootCa, issueServerCertificate, signLeafCertificate, type CaMaterial, type ClusterCa } from '../pki/certificates.ts';
 import { sealPrivateKey, unsealPrivateKey, type KeySecret } from '../pki/key-protection.ts';
+import { normalizeSerial } from '../pki/serial.ts';
 import { toSpiffeBundle, type SpiffeBundle } from '../pki/bundle.ts';
 import { certificatesToPem, exportPrivateKeyPem, generateKeyPair, importPrivateKeyPem, x509 } from '../pki/x509.ts';
 import type { AuthorityRow, ClusterRow, RegistrationEntryRow, Store, StoreOps, SvidRow } from '../store/types.ts';
@@ -158,7 +159,7 @@ export class CaService {
 
   /** A CA row by serial, with its key unsealed: rotation and CRLs need CAs that no longer sign. */
   async authority(serial: string, ops: StoreOps = this.#store): Promise<{ row: AuthorityRow; material: CaMaterial }> {
-    const row = (await ops.listAuthorities()).find((r) => r.serial === serial);
+    const row = (await ops.listAuthorities()).find((r) => normalizeSerial(r.serial) === normalizeSerial(serial));
     if (!row) throw new InterlockError('IL_ERR_NOT_FOUND', `no CA with serial ${serial}`, { field: 'serial' });
     return { row, material: await this.materialOf(row) };
   }

@@ -1,18 +1,13 @@
-import { createPrivateKey, type KeyObject } from 'node:crypto';
-import { CompactSign } from 'jose';
 import { InterlockError } from '../errors.ts';
 import type { Clock } from '../clock.ts';
-import { signLeafCertificate } from '../pki/certificates.ts';
-import { sealPrivateKey, unsealPrivateKey, type KeySecret } from '../pki/key-protection.ts';
-import { exportPrivateKeyPem, generateKeyPair } from '../pki/x509.ts';
+import type { KeySecret } from '../pki/key-protection.ts';
 import { BUNDLE_TOKEN_TYPE, POLICY_SIGNER_PATH, policyDigest, type BundleCandidate, type PolicyBundle, type RolloutStage } from '../policy/bundle-format.ts';
 import type { PolicyVersionRow, Store } from '../store/types.ts';
 import type { CaService } from './ca-service.ts';
+import { ControlPlaneSigner } from './signer.ts';
 
-const SIGNER_SETTING = 'policy-signer';
 const ROLLOUT_SETTING = 'policy-rollout';
 const REPORT_PREFIX = 'policy-report:';
-const SIGNER_TTL_MS = 365 * 86_400_000;
 
 export interface Rollout {
   readonly version: number;
@@ -46,76 +41,29 @@ export interface GatewayPolicyReport {
  */
 export class PolicyService {
   readonly #store: Store;
-  readonly #ca: CaService;
-  readonly #secret: KeySecret;
   readonly #clock: Clock;
   readonly #bundleTtlMs: number;
-  #signer: Promise<{ key: KeyObject; x5c: string }> | undefined;
+  readonly #signer: ControlPlaneSigner;
 
   constructor(store: Store, ca: CaService, secret: KeySecret, clock: Clock, bundleTtlMs: number) {
     this.#store = store;
-    this.#ca = ca;
-    this.#secret = secret;
     this.#clock = clock;
     this.#bundleTtlMs = bundleTtlMs;
+    this.#signer = new ControlPlaneSigner(store, ca, secret, clock, { setting: 'policy-signer', path: POLICY_SIGNER_PATH, auditPrefix: 'policy.signer' });
   }
 
   #now(): string {
     return this.#clock.now().toISOString();
   }
 
-  async #createSigner(): Promise<void> {
-    if (await this.#store.getSetting(SIGNER_SETTING)) return;
-    await this.#issueSigner('policy.signer-created');
+  /** After a root switch (CA rotation): the signer is re-issued by the root that now signs. */
+  rotateSigner(): Promise<void> {
+    return this.#signer.rotate();
   }
 
-  /**
-   * After a root switch (CA rotation) the signer is re-issued by the root
-   * that now signs, so bundles keep chaining to a root gateways will still
-   * trust once the old one is withdrawn.
-   */
-  async rotateSigner(): Promise<void> {
-    await this.#issueSigner('policy.signer-rotated');
-    this.forgetSigner();
-  }
-
-  /** Drops the cached signer; the next bundle loads it from the store again (another replica may have rotated it). */
+  /** Another replica may have rotated the signer: load it from the store again. */
   forgetSigner(): void {
-    this.#signer = undefined;
-  }
-
-  async #issueSigner(auditType: string): Promise<void> {
-    const org = await this.#ca.org();
-    const keys = await generateKeyPair();
-    const now = this.#clock.now().getTime();
-    const cert = await signLeafCertificate(await this.#ca.root(), {
-      uri: `spiffe://${org!.domain}${POLICY_SIGNER_PATH}`,
-      publicKey: keys.publicKey,
-      notBefore: new Date(now - 30_000),
-      notAfter: new Date(now + SIGNER_TTL_MS),
-    });
-    await this.#store.transaction(async (tx) => {
-      await tx.putSetting(SIGNER_SETTING, { certPem: cert.toString('pem'), sealedKey: sealPrivateKey(await exportPrivateKeyPem(keys.privateKey), this.#secret, 'policy-signer') });
-      await tx.appendAudit({ type: auditType, actor: 'control-plane', data: { serial: cert.serialNumber, notAfter: cert.notAfter.toISOString() } }, this.#now());
-    });
-  }
-
-  #loadSigner(): Promise<{ key: KeyObject; x5c: string }> {
-    this.#signer ??= (async () => {
-      for (let attempt = 0; attempt < 100; attempt++) {
-        const stored = (await this.#store.getSetting(SIGNER_SETTING)) as { certPem: string; sealedKey: string } | undefined;
-        if (stored) {
-          const key = createPrivateKey(unsealPrivateKey(stored.sealedKey, this.#secret, 'policy-signer', 'policy signer'));
-          const x5c = stored.certPem.replace(/-----(BEGIN|END) CERTIFICATE-----|\s+/g, '');
-          return { key, x5c };
-        }
-        const outcome = await this.#store.runExclusive('policy-signer', () => this.#createSigner());
-        if (!outcome.ran) await new Promise((r) => setTimeout(r, 100));
-      }
-      throw new InterlockError('IL_ERR_STORE_UNAVAILABLE', 'could not create or load the policy signer', { field: 'store' });
-    })();
-    this.#signer.catch(() => (this.#signer = undefined));
-    return this.#signer;
+    this.#signer.forget();
   }
 
   async rollout(): Promise<Rollout | undefined> {
@@ -145,10 +93,7 @@ export class PolicyService {
       expiresAt: new Date(now.getTime() + this.#bundleTtlMs).toISOString(),
       candidate,
     };
-    const signer = await this.#loadSigner();
-    const jws = await new CompactSign(new TextEncoder().encode(JSON.stringify(bundle)))
-      .setProtectedHeader({ alg: 'ES256', typ: BUNDLE_TOKEN_TYPE, x5c: [signer.x5c] })
-      .sign(signer.key);
+    const jws = await this.#signer.sign(bundle, BUNDLE_TOKEN_TYPE);
     return { jws, bundle };
   }
 

@@ -14,6 +14,9 @@ import { EventTail } from './event-tail.ts';
 import { IdentityService } from './identity-service.ts';
 import { PolicyService } from './policy-service.ts';
 import { CaRotation } from './ca-rotation.ts';
+import { IncidentService } from './incidents.ts';
+import { ControlPlaneSigner } from './signer.ts';
+import { AUDIT_SIGNER_PATH } from '../audit/checkpoint.ts';
 import { JobRunner, caExpiryJob } from './jobs.ts';
 import type { ServerConfig } from './config.ts';
 import { hashSecret, newSecret } from './secrets.ts';
@@ -88,12 +91,21 @@ export async function startControlPlane(config: ServerConfig, options: StartOpti
         options.log.error({ err: (error as Error).message }, 'server certificate renewal failed; retrying next interval');
       }
     };
-    const rotations = new CaRotation(store, ca, clock, { onRootSigning: () => policies.rotateSigner(), onTrustChanged: refreshTls });
-    app = buildApp({ store, ca, identities, events, policies, rotations, clock, log: options.log }, tls);
+    const auditSigner = new ControlPlaneSigner(store, ca, options.secret, clock, { setting: 'audit-signer', path: AUDIT_SIGNER_PATH, auditPrefix: 'audit.signer' });
+    const rotations = new CaRotation(store, ca, clock, {
+      onRootSigning: async () => {
+        await policies.rotateSigner();
+        await auditSigner.rotate();
+      },
+      onTrustChanged: refreshTls,
+    });
+    const incidents = new IncidentService(store, rotations, auditSigner, clock);
+    app = buildApp({ store, ca, identities, events, policies, rotations, incidents, clock, log: options.log }, tls);
     // Another replica changed what is trusted (a CA rotation step): follow it.
     events.subscribe((event) => {
       if (event.type !== 'trust.changed') return;
       policies.forgetSigner();
+      auditSigner.forget();
       void refreshTls();
     });
     const { host, port } = splitHostPort(config.listen);

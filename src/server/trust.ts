@@ -26,6 +26,8 @@ export interface TrustedAuthority {
 export interface TrustDocument {
   /** The store's latest event id when this was read: gateways report it back. */
   readonly version: number;
+  /** Clusters cut off after a compromise (interlock incident compromise --isolate): gateways refuse their gateways both ways. */
+  readonly isolated: ReadonlyArray<{ readonly cluster: string; readonly trustDomain: string }>;
   /** PEM of every trusted root, for the TLS verifier. */
   readonly rootsPem: string;
   readonly authorities: readonly TrustedAuthority[];
@@ -41,6 +43,7 @@ export interface TrustReport {
 }
 
 const REPORT_PREFIX = 'trust-report:';
+export const ISOLATED_SETTING = 'isolated-clusters';
 
 function subjectKeyId(certPem: string): string {
   return new x509.X509Certificate(certPem).getExtension(x509.SubjectKeyIdentifierExtension)?.keyId.toLowerCase() ?? '';
@@ -49,8 +52,10 @@ function subjectKeyId(certPem: string): string {
 export async function trustDocument(store: StoreOps): Promise<TrustDocument> {
   const version = await store.latestEventId();
   const rows = (await store.listAuthorities()).filter((r) => r.status !== 'retired');
+  const isolated = new Set(((await store.getSetting(ISOLATED_SETTING)) as string[] | undefined) ?? []);
   return {
     version,
+    isolated: (await store.listClusters()).filter((c) => isolated.has(c.name)).map((c) => ({ cluster: c.name, trustDomain: c.trustDomain })),
     rootsPem: rows
       .filter((r) => r.kind === 'root')
       .map((r) => r.certPem.trim() + '\n')

@@ -3,6 +3,8 @@ import { systemClock, type Clock } from '../clock.ts';
 import { InterlockError, toInterlockError } from '../errors.ts';
 import { apiRequest, type ApiConnection } from '../client/api.ts';
 import { createCsr } from '../pki/csr.ts';
+import { watchControlPlane } from '../client/watch.ts';
+import { normalizeSerial } from '../pki/serial.ts';
 import { exportPrivateKeyPem, generateKeyPair, x509 } from '../pki/x509.ts';
 
 /**
@@ -37,6 +39,13 @@ export interface WorkloadIdentityOptions {
   readonly attestation: Attestation;
   readonly clock?: Clock;
   readonly retry?: { readonly initialMs: number; readonly maxMs: number };
+  /**
+   * Follow the control plane's watch stream: when this SVID is revoked, or
+   * a compromise remediation asks for re-issue, get a fresh key and SVID at
+   * once (re-attesting with a new service-account token) instead of at the
+   * next renewal. Off by default: one stream per holder.
+   */
+  readonly follow?: boolean;
 }
 
 const MIN_RENEWAL_INTERVAL_MS = 1_000;
@@ -77,6 +86,10 @@ export class WorkloadIdentity extends EventEmitter<WorkloadIdentityEvents> {
   #current: SvidMaterial;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
+  #watch: { close(): void } | undefined;
+  #reattesting: Promise<SvidMaterial> | undefined;
+  /** When the current SVID arrived (local clock): events older than it are already taken care of. */
+  #obtainedAt = Date.now();
 
   private constructor(options: WorkloadIdentityOptions, first: SvidMaterial) {
     super();
@@ -84,6 +97,52 @@ export class WorkloadIdentity extends EventEmitter<WorkloadIdentityEvents> {
     this.#clock = options.clock ?? systemClock;
     this.#current = first;
     this.#schedule(this.#renewalDelay());
+    if (options.follow) this.#follow();
+  }
+
+  #follow(): void {
+    this.#watch = watchControlPlane({
+      server: this.#options.server,
+      ...(this.#options.serverId ? { serverId: this.#options.serverId } : {}),
+      credentials: () => this.#current,
+      onEvent: (event) => {
+        if (typeof event.data.at === 'string' && Date.parse(event.data.at) < this.#obtainedAt) return; // already fresher than the event
+        const mine = new URL(this.#current.spiffeId).host;
+        const revoked = event.type === 'svid.revoked' && normalizeSerial(String(event.data.serial ?? '')) === normalizeSerial(this.#current.serial);
+        const reissue =
+          event.type === 'identity.reissue' &&
+          (event.data.spiffeId === this.#current.spiffeId || (typeof event.data.cluster === 'string' && this.#options.attestation.kind === 'k8s' && event.data.cluster === this.#options.attestation.cluster) || event.data.trustDomain === mine);
+        if (revoked || reissue) void this.reattest().catch((error: unknown) => this.emit('renewal-failed', toInterlockError(error), { retryInMs: 0 }));
+      },
+    });
+  }
+
+  /**
+   * A new key and SVID by attesting again, for when the current SVID cannot
+   * renew (revoked after a compromise). Kubernetes attestation presents a
+   * fresh service-account token; a join token was single-use, so that fails
+   * and an operator issues a new one.
+   */
+  reattest(): Promise<SvidMaterial> {
+    this.#reattesting ??= (async () => {
+      try {
+        const attestation = this.#options.attestation;
+        if (attestation.kind !== 'k8s') {
+          throw new InterlockError('IL_ERR_ATTESTATION_TOKEN_USED', 'this identity attested with a single-use join token; it cannot attest again by itself', { field: 'attestation', hint: 'issue a new join token (interlock token create) and restart' });
+        }
+        // The bundle from the last SVID, not the bootstrap one: the roots may have rotated since.
+        const connection = { server: this.#options.server, bundlePem: this.#current.bundlePem, ...(this.#options.serverId ? { serverId: this.#options.serverId } : {}) };
+        const next = await requestSvid(connection, '/v1/attest/k8s', { cluster: attestation.cluster, token: await attestation.token() });
+        this.#current = next;
+        this.#obtainedAt = Date.now();
+        this.emit('rotated', next);
+        this.#schedule(Math.max(this.#renewalDelay(), MIN_RENEWAL_INTERVAL_MS));
+        return next;
+      } finally {
+        this.#reattesting = undefined;
+      }
+    })();
+    return this.#reattesting;
   }
 
   /** Attests and returns an identity that renews itself until close(). */
@@ -128,6 +187,7 @@ export class WorkloadIdentity extends EventEmitter<WorkloadIdentityEvents> {
       {},
     );
     this.#current = next;
+    this.#obtainedAt = Date.now();
     this.emit('rotated', next);
     // A local clock far ahead of the CA's would make every fresh SVID look
     // past half-life; the floor keeps that from becoming a renewal storm.
@@ -141,6 +201,15 @@ export class WorkloadIdentity extends EventEmitter<WorkloadIdentityEvents> {
       await this.renewNow();
     } catch (error) {
       const failure = toInterlockError(error);
+      // Revoked: renewal will never work again; attest afresh if the platform lets us.
+      if (failure.code === 'IL_ERR_SVID_REVOKED' && this.#options.attestation.kind === 'k8s') {
+        try {
+          await this.reattest();
+          return;
+        } catch {
+          /* fall through to the backoff below */
+        }
+      }
       const left = this.#current.notAfter.getTime() - this.#clock.now().getTime();
       if (left <= 0) {
         this.emit('expired', this.#current);
@@ -158,5 +227,6 @@ export class WorkloadIdentity extends EventEmitter<WorkloadIdentityEvents> {
   close(): void {
     this.#closed = true;
     clearTimeout(this.#timer);
+    this.#watch?.close();
   }
 }

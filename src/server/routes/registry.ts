@@ -38,6 +38,12 @@ export function registerRegistryRoutes(app: FastifyInstance, deps: ServerDeps): 
     },
     async (request, reply) => {
       const { name, trustDomain, k8s } = request.body;
+      if (name === 'root') throw new InterlockError('IL_ERR_CLUSTER_NAME_INVALID', '"root" is reserved (it names the root CA in rotations)', { field: 'name' });
+      const rootRotation = await deps.rotations.get('root');
+      if (rootRotation && (rootRotation.step === 'published' || rootRotation.step === 'switched')) {
+        // Its intermediate would hang off a root that is about to go, or miss the new one.
+        throw new InterlockError('IL_ERR_ROTATION_IN_PROGRESS', `a root CA rotation is at step ${rootRotation.step}; add the cluster once it is finished`, { field: 'name', hint: 'interlock ca rotate-root --status' });
+      }
       const row = await deps.ca.addCluster({ name, ...(trustDomain ? { trustDomain } : {}), ...(k8s ? { k8s: { jwks: JSON.stringify(k8s.jwks), issuer: k8s.issuer } } : {}) }, actorOf(request));
       return reply.code(201).send(publicCluster(row));
     },

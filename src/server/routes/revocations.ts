@@ -3,6 +3,7 @@ import { EC_SIGNING_ALGORITHM, toPem, x509 } from '../../pki/x509.ts';
 import { InterlockError } from '../../errors.ts';
 import { PUBLIC, SVID, actorOf, roles } from '../auth.ts';
 import { revokeSvids } from '../revoke.ts';
+import { normalizeSerial } from '../../pki/serial.ts';
 import type { ServerDeps } from '../app.ts';
 
 const CRL_VALIDITY_MS = 3_600_000;
@@ -49,12 +50,26 @@ export function registerRevocationRoutes(app: FastifyInstance, deps: ServerDeps)
     },
   );
 
-  app.get<{ Params: { cluster: string; format: 'pem' | 'der' } }>(
+  // One CRL per issuing CA (RFC 5280 §5): the cluster's signing CA by default,
+  // or ?ca=<serial> for an older one of the same cluster (its SVIDs may still be valid).
+  app.get<{ Params: { cluster: string; format: 'pem' | 'der' }; Querystring: { ca?: string } }>(
     '/v1/crl/:cluster.:format',
-    { config: { auth: PUBLIC }, schema: { params: { type: 'object', properties: { cluster: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$' }, format: { enum: ['pem', 'der'] } } } } },
+    {
+      config: { auth: PUBLIC },
+      schema: {
+        params: { type: 'object', properties: { cluster: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$' }, format: { enum: ['pem', 'der'] } } },
+        querystring: { type: 'object', additionalProperties: false, properties: { ca: { type: 'string', pattern: '^[0-9a-fA-F]{1,64}$' } } },
+      },
+    },
     async (request, reply) => {
-      const ca = await deps.ca.clusterCa(request.params.cluster);
-      const revoked = (await store.listSvids({ cluster: ca.cluster, revoked: true, limit: 100_000 })).filter((s) => s.issuerSerial === ca.cert.serialNumber);
+      const active = await deps.ca.clusterCa(request.params.cluster);
+      let ca = { cert: active.cert, key: active.key };
+      if (request.query.ca && normalizeSerial(request.query.ca) !== normalizeSerial(active.cert.serialNumber)) {
+        const { row, material } = await deps.ca.authority(request.query.ca.toLowerCase());
+        if (row.cluster !== request.params.cluster) throw new InterlockError('IL_ERR_NOT_FOUND', `CA ${request.query.ca} is not a CA of ${request.params.cluster}`, { field: 'ca' });
+        ca = material;
+      }
+      const revoked = (await store.listSvids({ cluster: request.params.cluster, revoked: true, limit: 100_000 })).filter((s) => s.issuerSerial === ca.cert.serialNumber);
       const now = deps.clock.now();
       const crl = await x509.X509CrlGenerator.create({
         issuer: ca.cert.subject,

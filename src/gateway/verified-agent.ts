@@ -1,0 +1,46 @@
+import https from 'node:https';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
+import { InterlockError } from '../errors.ts';
+import { expectServerId, tlsOptions, type TlsIdentity } from './tls-identity.ts';
+import { peerSerial, type RevocationList } from './revocations.ts';
+import { authorityKeyIdOf, peerAuthorityKeyId, type TrustState } from './trust-state.ts';
+
+/**
+ * A keep-alive pool for the gateway's own outgoing mTLS connections (to a
+ * peer gateway, or to a local service): the server must be `expectedId`,
+ * its SVID not revoked and its CA still trusted, and every pooled
+ * connection is known to the revocation list and the trust state, so a
+ * later revocation or CA withdrawal closes it, not only new handshakes.
+ */
+class TrackedAgent extends https.Agent {
+  readonly #onSecure: (socket: TLSSocket) => void;
+
+  constructor(options: https.AgentOptions, onSecure: (socket: TLSSocket) => void) {
+    super(options);
+    this.#onSecure = onSecure;
+  }
+
+  override createConnection(...args: Parameters<https.Agent['createConnection']>): ReturnType<https.Agent['createConnection']> {
+    const socket = super.createConnection(...args) as unknown as TLSSocket;
+    socket.once('secureConnect', () => this.#onSecure(socket));
+    return socket as unknown as ReturnType<https.Agent['createConnection']>;
+  }
+}
+
+export function verifiedAgent(options: { identity: TlsIdentity; expectedId: string; revocations: RevocationList; trust: TrustState; what: string }): https.Agent {
+  const { revocations, trust, what } = options;
+  const expectId = expectServerId(options.expectedId);
+  const checkServerIdentity = (hostname: string, cert: PeerCertificate): Error | undefined => {
+    const wrongId = expectId(hostname, cert);
+    if (wrongId) return wrongId;
+    if (revocations.has(cert.serialNumber)) return new InterlockError('IL_ERR_SVID_REVOKED', `${what} presented revoked certificate ${cert.serialNumber}`);
+    const refusal = trust.refusal(authorityKeyIdOf(cert.raw));
+    return refusal ? new InterlockError('IL_ERR_CERT_UNTRUSTED', `${what}: ${refusal}`) : undefined;
+  };
+  return new TrackedAgent({ keepAlive: true, ...tlsOptions(options.identity), checkServerIdentity: checkServerIdentity as https.AgentOptions['checkServerIdentity'] }, (socket) => {
+    const serial = peerSerial(socket);
+    const signer = peerAuthorityKeyId(socket);
+    if (serial) revocations.track(socket, serial);
+    if (signer) trust.track(socket, signer);
+  });
+}

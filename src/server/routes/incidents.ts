@@ -1,0 +1,52 @@
+import type { FastifyInstance } from 'fastify';
+import { actorOf, roles } from '../auth.ts';
+import type { ServerDeps } from '../app.ts';
+
+const ID_PARAMS = { type: 'object', properties: { id: { type: 'string', format: 'uuid' } } } as const;
+
+/** Compromise remediation and its evidence (server/incidents.ts). */
+export function registerIncidentRoutes(app: FastifyInstance, deps: ServerDeps): void {
+  app.post<{ Body: { spiffeId?: string; cluster?: string; isolate?: boolean; reason: string } }>(
+    '/v1/incidents/compromise',
+    {
+      config: { auth: roles('key-custodian') },
+      schema: {
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['reason'],
+          properties: {
+            spiffeId: { type: 'string', maxLength: 2048 },
+            cluster: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$' },
+            isolate: { type: 'boolean' },
+            reason: { type: 'string', minLength: 1, maxLength: 500 },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const { spiffeId, cluster, isolate, reason } = request.body;
+      const scope = { ...(spiffeId ? { spiffeId } : {}), ...(cluster ? { cluster } : {}) };
+      return reply.code(201).send(await deps.incidents.compromise({ scope, reason, ...(isolate ? { isolate } : {}) }, actorOf(request)));
+    },
+  );
+
+  app.get('/v1/incidents', { config: { auth: roles('key-custodian', 'operator', 'auditor') } }, async () => deps.incidents.list());
+
+  app.get<{ Params: { id: string } }>('/v1/incidents/:id', { config: { auth: roles('key-custodian', 'operator', 'auditor') }, schema: { params: ID_PARAMS } }, async (request) =>
+    deps.incidents.get(request.params.id),
+  );
+
+  app.get<{ Params: { id: string } }>('/v1/incidents/:id/evidence', { config: { auth: roles('key-custodian', 'auditor') }, schema: { params: ID_PARAMS } }, async (request) =>
+    deps.incidents.evidence(request.params.id),
+  );
+
+  app.post<{ Params: { id: string }; Body: { note: string } }>(
+    '/v1/incidents/:id/resolve',
+    {
+      config: { auth: roles('key-custodian') },
+      schema: { params: ID_PARAMS, body: { type: 'object', additionalProperties: false, required: ['note'], properties: { note: { type: 'string', minLength: 1, maxLength: 500 } } } },
+    },
+    async (request) => deps.incidents.resolve(request.params.id, actorOf(request), request.body.note),
+  );
+}
