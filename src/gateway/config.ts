@@ -95,8 +95,11 @@ export const gatewayConfigSchema = z.strictObject({
       peerFailureThreshold: z.number().int().min(1).max(1_000).default(5),
       /** How long an open circuit fails requests fast before one probe is let through. */
       peerCooldownMs: z.number().int().min(100).max(600_000).default(5_000),
+      /** Policy denials of one identity within denyBurstWindowMs that make a deny-burst signal for the control plane's detector. */
+      denyBurstThreshold: z.number().int().min(2).max(100_000).default(20),
+      denyBurstWindowMs: z.number().int().min(1_000).max(3_600_000).default(60_000),
     })
-    .default({ requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, assertionMaxAgeMs: 60_000, peerFailureThreshold: 5, peerCooldownMs: 5_000 }),
+    .default({ requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, assertionMaxAgeMs: 60_000, peerFailureThreshold: 5, peerCooldownMs: 5_000, denyBurstThreshold: 20, denyBurstWindowMs: 60_000 }),
 });
 
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;

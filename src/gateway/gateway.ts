@@ -15,6 +15,7 @@ import { startAdminServer } from './admin.ts';
 import { openControlLink, type ControlLink } from './control-link.ts';
 import { RevocationList } from './revocations.ts';
 import { TrustState } from './trust-state.ts';
+import { DenyBurstDetector, SignalReporter } from './signals.ts';
 import { normalizeSerial } from '../pki/serial.ts';
 import type { TlsIdentity } from './tls-identity.ts';
 
@@ -112,8 +113,11 @@ export async function startGateway(config: GatewayConfig, options: { log: Logger
     );
   });
   const identity = effective();
-  const deps = { config, identity, audit, clock, log: options.log, revocations, trust };
-  const inboundListener = createInboundServer({ ...deps, policy });
+  const signals = new SignalReporter(clock);
+  if (link) signals.attach(link);
+  const denyBursts = new DenyBurstDetector({ threshold: config.limits.denyBurstThreshold, windowMs: config.limits.denyBurstWindowMs, clock, signals });
+  const deps = { config, identity, audit, clock, log: options.log, revocations, trust, signals };
+  const inboundListener = createInboundServer({ ...deps, policy, denyBursts });
   const outboundListener = createOutboundServer(deps);
   const rotateListeners = () => {
     const next = effective();
@@ -140,6 +144,7 @@ export async function startGateway(config: GatewayConfig, options: { log: Logger
       stopPolicy();
       stopRevocations();
       trustSync?.stop();
+      signals.close();
       link?.close();
       source.close();
       inboundListener.close();

@@ -18,6 +18,7 @@ import { createMutualTlsListener } from './listener.ts';
 import type { RevocationList } from './revocations.ts';
 import type { TrustState } from './trust-state.ts';
 import { verifiedAgent } from './verified-agent.ts';
+import type { DenyBurstDetector, SignalReporter } from './signals.ts';
 
 /** Headers the inbound gateway sets for the local service, over its own mTLS hop. */
 export const CALLER_HEADER = 'interlock-caller';
@@ -34,6 +35,8 @@ export interface InboundDeps {
   readonly log: Logger;
   readonly revocations: RevocationList;
   readonly trust: TrustState;
+  readonly signals: SignalReporter;
+  readonly denyBursts: DenyBurstDetector;
 }
 
 interface Upstream {
@@ -127,6 +130,7 @@ export function createInboundServer(deps: InboundDeps): GatewayListener {
       });
       const ref = { [AUDIT_REF_HEADER]: `${config.cluster}:${written.seq}` };
       if (!decision.allowed) {
+        deps.denyBursts.denied(principal.id, serial);
         const message = `${principal.id} may not ${method} ${config.cluster}/${target.service}: ${decision.reason}`;
         sendError(res, new InterlockError(decision.errorCode ?? 'IL_ERR_POLICY_DENIED', message, { field: 'policy' }), ref);
         return;
@@ -156,7 +160,7 @@ export function createInboundServer(deps: InboundDeps): GatewayListener {
     }
   };
 
-  const server = createMutualTlsListener({ name: 'inbound', identity, limits: config.limits, audit, revocations: deps.revocations, trust: deps.trust, handle });
+  const server = createMutualTlsListener({ name: 'inbound', identity, limits: config.limits, audit, revocations: deps.revocations, trust: deps.trust, signals: deps.signals, handle });
   const destroyAgents = (map: Map<string, Upstream>) => map.forEach((u) => u.agent.destroy());
   return {
     server,

@@ -1,10 +1,26 @@
 import https from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuditLog } from '../audit/chain-file.ts';
 import type { GatewayConfig } from './config.ts';
 import { guardMutualTls, mutualTlsServerOptions, type TlsIdentity } from './tls-identity.ts';
 import { peerSerial, type RevocationList } from './revocations.ts';
 import { peerAuthorityKeyId, type TrustState } from './trust-state.ts';
+import type { Signal, SignalReporter } from './signals.ts';
+
+/** OpenSSL's verdicts for a chain that does not lead to our roots, and ours for a CA missing from the trust bundle. */
+const UNKNOWN_CA = new Set(['UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_GET_ISSUER_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_SIGNATURE_FAILURE']);
+
+function isUnknownCa(reason: string): boolean {
+  return UNKNOWN_CA.has(reason) || reason.startsWith('IL_ERR_CERT_UNTRUSTED');
+}
+
+function unknownCaSignal(reason: string, socket: TLSSocket, listener: string): Signal {
+  const cert = socket.getPeerCertificate();
+  const uri = /URI:(spiffe:\/\/[^,\s]+)/.exec(cert?.subjectaltname ?? '')?.[1] ?? null;
+  const name = (n: unknown) => (n && typeof n === 'object' ? Object.entries(n).map(([k, v]) => `${k}=${String(v)}`).join(',') : '');
+  return { kind: 'unknown-ca', reason, subject: name(cert?.subject), issuer: name(cert?.issuer), spiffeId: uri, fingerprint: cert?.fingerprint256 ?? 'none', listener };
+}
 
 /**
  * One of the gateway's two listeners: TLS 1.3, a verified client SVID
@@ -18,6 +34,7 @@ export function createMutualTlsListener(options: {
   audit: AuditLog;
   revocations: RevocationList;
   trust: TrustState;
+  signals: SignalReporter;
   handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 }): https.Server {
   const server = https.createServer(
@@ -31,6 +48,7 @@ export function createMutualTlsListener(options: {
   guardMutualTls(
     server,
     (reason, socket) => {
+      if (isUnknownCa(reason)) options.signals.report(unknownCaSignal(reason, socket, options.name));
       options.audit.append({
         type: 'connection.rejected',
         actor: 'unauthenticated',

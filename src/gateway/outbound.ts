@@ -18,6 +18,7 @@ import { CircuitBreaker } from './circuit-breaker.ts';
 import { peerSerial, type RevocationList } from './revocations.ts';
 import type { TrustState } from './trust-state.ts';
 import { verifiedAgent } from './verified-agent.ts';
+import type { SignalReporter } from './signals.ts';
 import type { GatewayListener } from './inbound.ts';
 
 export interface OutboundDeps {
@@ -28,6 +29,7 @@ export interface OutboundDeps {
   readonly log: Logger;
   readonly revocations: RevocationList;
   readonly trust: TrustState;
+  readonly signals: SignalReporter;
 }
 
 interface PeerRoute {
@@ -66,6 +68,8 @@ export function createOutboundServer(deps: OutboundDeps): GatewayListener {
         throw new InterlockError('IL_ERR_SVID_REVOKED', `certificate ${callerSerial} of ${caller.id} is revoked`, { field: 'peerCertificate' });
       }
       if (caller.trustDomain !== config.trustDomain || isGatewayId(caller)) {
+        // An SVID of another cluster in use here: it is in two places at once (detectors.ts decides what that means).
+        if (caller.trustDomain !== config.trustDomain && callerSerial) deps.signals.report({ kind: 'foreign-svid', serial: callerSerial, spiffeId: caller.id });
         throw new InterlockError('IL_ERR_AUTHN_NOT_LOCAL', `${caller.id} is not a workload of ${config.trustDomain}`, { field: 'peerCertificate' });
       }
       const target = parseTarget(req.headers.host);
@@ -111,7 +115,7 @@ export function createOutboundServer(deps: OutboundDeps): GatewayListener {
     }
   };
 
-  const server = createMutualTlsListener({ name: 'outbound', identity, limits: config.limits, audit, revocations: deps.revocations, trust: deps.trust, handle });
+  const server = createMutualTlsListener({ name: 'outbound', identity, limits: config.limits, audit, revocations: deps.revocations, trust: deps.trust, signals: deps.signals, handle });
   const destroyAgents = (map: Map<string, PeerRoute>) => map.forEach((route) => route.agent.destroy());
   return {
     server,

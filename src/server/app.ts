@@ -17,6 +17,7 @@ import { registerRevocationRoutes } from './routes/revocations.ts';
 import { registerTrustRoutes } from './routes/trust.ts';
 import { registerIncidentRoutes } from './routes/incidents.ts';
 import type { IncidentService } from './incidents.ts';
+import type { DetectorService } from './detectors.ts';
 import type { CaRotation } from './ca-rotation.ts';
 
 export interface ServerDeps {
@@ -27,6 +28,7 @@ export interface ServerDeps {
   readonly policies: PolicyService;
   readonly rotations: CaRotation;
   readonly incidents: IncidentService;
+  readonly detectors: DetectorService;
   readonly clock: Clock;
   readonly log: Logger;
 }

@@ -34,6 +34,13 @@ export const serverConfigSchema = z.strictObject({
       bundleTtlMs: z.number().int().min(2_000).max(30 * 86_400_000).default(86_400_000),
     })
     .default({ bundleTtlMs: 86_400_000 }),
+  /** What the detectors do on a finding (server/detectors.ts): open a compromise incident, or only raise an alert. */
+  detectors: z
+    .strictObject({
+      svidInTwoClusters: z.enum(['remediate', 'alert']).default('remediate'),
+      denyBurst: z.enum(['remediate', 'alert']).default('remediate'),
+    })
+    .default({ svidInTwoClusters: 'remediate', denyBurst: 'remediate' }),
   jobs: z.strictObject({ intervalMs: z.number().int().min(1_000).max(3_600_000).default(60_000) }).default({ intervalMs: 60_000 }),
 });
 

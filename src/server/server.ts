@@ -15,6 +15,7 @@ import { IdentityService } from './identity-service.ts';
 import { PolicyService } from './policy-service.ts';
 import { CaRotation } from './ca-rotation.ts';
 import { IncidentService } from './incidents.ts';
+import { DetectorService } from './detectors.ts';
 import { ControlPlaneSigner } from './signer.ts';
 import { AUDIT_SIGNER_PATH } from '../audit/checkpoint.ts';
 import { JobRunner, caExpiryJob } from './jobs.ts';
@@ -100,7 +101,8 @@ export async function startControlPlane(config: ServerConfig, options: StartOpti
       onTrustChanged: refreshTls,
     });
     const incidents = new IncidentService(store, rotations, auditSigner, clock);
-    app = buildApp({ store, ca, identities, events, policies, rotations, incidents, clock, log: options.log }, tls);
+    const detectors = new DetectorService(store, incidents, config.detectors, clock, options.log);
+    app = buildApp({ store, ca, identities, events, policies, rotations, incidents, detectors, clock, log: options.log }, tls);
     // Another replica changed what is trusted (a CA rotation step): follow it.
     events.subscribe((event) => {
       if (event.type !== 'trust.changed') return;

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { actorOf, roles } from '../auth.ts';
+import { SVID, actorOf, roles } from '../auth.ts';
+import { gatewayCaller } from './trust.ts';
 import type { ServerDeps } from '../app.ts';
 
 const ID_PARAMS = { type: 'object', properties: { id: { type: 'string', format: 'uuid' } } } as const;
@@ -30,6 +31,36 @@ export function registerIncidentRoutes(app: FastifyInstance, deps: ServerDeps): 
       return reply.code(201).send(await deps.incidents.compromise({ scope, reason, ...(isolate ? { isolate } : {}) }, actorOf(request)));
     },
   );
+
+  // Gateways report what they see; the detectors decide (server/detectors.ts).
+  app.post<{ Body: { signals: Array<{ kind: string } & Record<string, unknown>> } }>(
+    '/v1/signals',
+    {
+      config: { auth: SVID },
+      bodyLimit: 256 * 1024,
+      schema: {
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['signals'],
+          properties: {
+            signals: {
+              type: 'array',
+              maxItems: 100,
+              items: { type: 'object', required: ['kind'], properties: { kind: { enum: ['foreign-svid', 'deny-burst', 'unknown-ca'] }, at: { type: 'string', maxLength: 40 } }, maxProperties: 12 },
+            },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const caller = await gatewayCaller(request, deps);
+      const alerts = await deps.detectors.ingest(caller, request.body.signals);
+      return reply.code(202).send({ received: request.body.signals.length, alerts });
+    },
+  );
+
+  app.get('/v1/alerts', { config: { auth: roles('key-custodian', 'operator', 'auditor') } }, async () => deps.detectors.alerts());
 
   app.get('/v1/incidents', { config: { auth: roles('key-custodian', 'operator', 'auditor') } }, async () => deps.incidents.list());
 

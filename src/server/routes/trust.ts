@@ -15,7 +15,7 @@ const EXPECT_BODY = {
 } as const;
 
 /** The gateway identity behind an SVID-authenticated request, and its cluster. */
-async function gatewayCaller(request: FastifyRequest, deps: ServerDeps): Promise<{ gateway: string; cluster: string }> {
+export async function gatewayCaller(request: FastifyRequest, deps: ServerDeps): Promise<{ gateway: string; cluster: string }> {
   const svid = request.caller.svid!;
   if (!isGatewayId(parseWorkloadSpiffeId(svid.id))) throw new InterlockError('IL_ERR_AUTHN_NOT_A_GATEWAY', `${svid.id} is not a gateway`, { field: 'clientCertificate' });
   const cluster = (await deps.store.listClusters()).find((c) => c.trustDomain === svid.trustDomain);
