@@ -163,6 +163,8 @@ export interface StoreOps {
   listEntries(filter?: { cluster?: string; spiffeId?: string }): Promise<RegistrationEntryRow[]>;
   /** The entry whose selectors match a service account in a cluster, if any. */
   findEntryBySelectors(cluster: string, namespace: string, serviceAccount: string): Promise<RegistrationEntryRow | undefined>;
+  /** Changes an entry's lifetime or selectors; returns the updated row, or undefined if unknown. */
+  updateEntry(id: string, change: { ttlSeconds?: number; namespace?: string | null; serviceAccount?: string | null }): Promise<RegistrationEntryRow | undefined>;
   deleteEntry(id: string): Promise<boolean>;
 
   insertJoinToken(row: JoinTokenRow): Promise<void>;

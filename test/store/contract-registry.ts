@@ -119,6 +119,19 @@ export function registryContract(open: OpenStore): void {
       assert.equal(await store.findEntryBySelectors('east', 'default', 'noselectors'), undefined);
     }));
 
+    test('updateEntry changes lifetime and selectors, and nothing else', () => withStore(open, async (store) => {
+      await store.insertCluster(cluster('east'));
+      const api = entry('east', 'api');
+      await store.insertEntry(api);
+      const changed = await store.updateEntry(api.id, { ttlSeconds: 120, serviceAccount: 'api-v2' });
+      assert.deepEqual(changed, { ...api, ttlSeconds: 120, serviceAccount: 'api-v2' });
+      assert.deepEqual(await store.getEntry(api.id), changed);
+      assert.deepEqual(await store.findEntryBySelectors('east', 'default', 'api-v2'), changed);
+      assert.equal(await store.findEntryBySelectors('east', 'default', 'api'), undefined);
+      assert.deepEqual(await store.updateEntry(api.id, { namespace: null, serviceAccount: null }), { ...changed, namespace: null, serviceAccount: null });
+      assert.equal(await store.updateEntry('no-such-entry', { ttlSeconds: 60 }), undefined);
+    }));
+
     test('deleteEntry removes the entry and its join tokens', () => withStore(open, async (store) => {
       await store.insertCluster(cluster('east'));
       const api = entry('east', 'api');

@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { InterlockError } from '../../errors.ts';
 import { parseWorkloadSpiffeId } from '../../identity/spiffe-id.ts';
 import { SVID_TTL_DEFAULT_MS, SVID_TTL_MAX_MS, SVID_TTL_MIN_MS } from '../../pki/certificates.ts';
-import type { AdminRole, ClusterRow, RegistrationEntryRow } from '../../store/types.ts';
+import type { AdminRole, ClusterRow, RegistrationEntryRow, StoreOps } from '../../store/types.ts';
+import { revokeSvids } from '../revoke.ts';
 import { actorOf, roles } from '../auth.ts';
 import type { ServerDeps } from '../app.ts';
 import { newEntryId } from '../ca-service.ts';
@@ -122,12 +123,52 @@ export function registerRegistryRoutes(app: FastifyInstance, deps: ServerDeps): 
     async (request) => store.listEntries(request.query.cluster ? { cluster: request.query.cluster } : {}),
   );
 
+  // Changing or deleting an entry changes who may hold its identity: SVIDs issued under the old
+  // terms are revoked and their holders asked to attest again (an identity.reissue event), so no
+  // certificate outlives the registration that justified it.
+  const reissue = async (tx: StoreOps, entry: RegistrationEntryRow, why: string, actor: string) => {
+    const at = now(deps);
+    const issued = (await tx.listSvids({ spiffeId: entry.spiffeId, cluster: entry.cluster, validAt: at, revoked: false, limit: 100_000 })).filter((s) => s.entryId === entry.id);
+    const revoked = await revokeSvids(tx, issued, why, actor, at);
+    await tx.appendEvent('identity.reissue', { spiffeId: entry.spiffeId, cluster: entry.cluster, reason: why }, at);
+    return revoked.length;
+  };
+
+  app.patch<{ Params: { id: string }; Body: { ttlSeconds?: number; namespace?: string | null; serviceAccount?: string | null } }>(
+    '/v1/entries/:id',
+    {
+      config: { auth: roles('operator') },
+      schema: {
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          minProperties: 1,
+          properties: {
+            ttlSeconds: { type: 'integer', minimum: SVID_TTL_MIN_MS / 1000, maximum: SVID_TTL_MAX_MS / 1000 },
+            namespace: { type: ['string', 'null'], minLength: 1, maxLength: 63 },
+            serviceAccount: { type: ['string', 'null'], minLength: 1, maxLength: 253 },
+          },
+        },
+      },
+    },
+    async (request) =>
+      store.transaction(async (tx) => {
+        const before = await tx.getEntry(request.params.id);
+        const entry = before && (await tx.updateEntry(before.id, request.body));
+        if (!before || !entry) throw new InterlockError('IL_ERR_ENTRY_UNKNOWN', `no registration entry ${request.params.id}`, { field: 'id' });
+        const reissued = await reissue(tx, entry, 'registration entry changed', actorOf(request));
+        await tx.appendAudit({ type: 'entry.changed', actor: actorOf(request), data: { id: entry.id, spiffeId: entry.spiffeId, change: { ...request.body }, reissued } }, now(deps));
+        return { ...entry, reissued };
+      }),
+  );
+
   app.delete<{ Params: { id: string } }>('/v1/entries/:id', { config: { auth: roles('operator') } }, async (request, reply) => {
     const deleted = await store.transaction(async (tx) => {
       const entry = await tx.getEntry(request.params.id);
       if (!entry) return false;
+      const revoked = await reissue(tx, entry, 'registration entry deleted', actorOf(request));
       await tx.deleteEntry(entry.id);
-      await tx.appendAudit({ type: 'entry.deleted', actor: actorOf(request), data: { id: entry.id, spiffeId: entry.spiffeId, cluster: entry.cluster } }, now(deps));
+      await tx.appendAudit({ type: 'entry.deleted', actor: actorOf(request), data: { id: entry.id, spiffeId: entry.spiffeId, cluster: entry.cluster, revoked } }, now(deps));
       await tx.appendEvent('entry.deleted', { id: entry.id, spiffeId: entry.spiffeId, cluster: entry.cluster }, now(deps));
       return true;
     });

@@ -146,6 +146,21 @@ export class SqlOps implements StoreOps {
     )).map(rows.toEntry)));
   }
 
+  async updateEntry(id: string, change: { ttlSeconds?: number; namespace?: string | null; serviceAccount?: string | null }): Promise<RegistrationEntryRow | undefined> {
+    return this.exec(async (s) => {
+      const current = firstOrUndefined((await s.all('SELECT * FROM registration_entries WHERE id = ?', [id])).map(rows.toEntry));
+      if (!current) return undefined;
+      const next = {
+        ...current,
+        ...(change.ttlSeconds !== undefined ? { ttlSeconds: change.ttlSeconds } : {}),
+        ...(change.namespace !== undefined ? { namespace: change.namespace } : {}),
+        ...(change.serviceAccount !== undefined ? { serviceAccount: change.serviceAccount } : {}),
+      };
+      await s.run('UPDATE registration_entries SET ttl_seconds = ?, namespace = ?, service_account = ? WHERE id = ?', [next.ttlSeconds, next.namespace, next.serviceAccount, id]);
+      return next;
+    });
+  }
+
   async deleteEntry(id: string): Promise<boolean> {
     // join_tokens.entry_id is ON DELETE CASCADE: the entry's tokens go with it.
     return this.exec(async (s) => (await s.run('DELETE FROM registration_entries WHERE id = ?', [id])) > 0);
