@@ -2,11 +2,10 @@
  * Revocation propagation across lab clusters. Each round revokes one fresh
  * workload SVID (POST /v1/svids/:serial/revoke as a key-custodian) and, for
  * every gateway in parallel, repeats a TLS handshake with that SVID against
- * the gateway's outbound listener until the gateway refuses it. Before the
- * revocation every gateway admits the certificate (a workload of another
- * cluster then gets HTTP 403 IL_ERR_AUTHN_NOT_LOCAL, which still proves the
- * handshake was admitted); once the revocation has reached a gateway, the
- * connection is destroyed at the TLS admission step.
+ * the gateway's outbound listener until the gateway refuses it (probes.ts).
+ * Before the revocation every gateway admits the certificate; once the
+ * revocation has reached a gateway, the connection is destroyed at the TLS
+ * admission step.
  *
  * Time is measured from just before the revoke request is sent to the end
  * of the first refused probe (confirmed by a second one), so it includes
@@ -20,14 +19,10 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { apiRequest } from '../../src/client/api.ts';
-import { tryHandshake } from '../../src/lab/attackers.ts';
 import { startLab, type ClusterPlan, type LabWorld } from '../../src/lab/world.ts';
 import { x509 } from '../../src/pki/x509.ts';
 import { WorkloadIdentity, type SvidMaterial } from '../../src/workload/identity.ts';
-import { holdConnection, type HeldConnection } from './held-connection.ts';
-
-/** The gateways' default keep-alive timeout (src/gateway/config.ts limits.keepAliveTimeoutMs), less a margin. */
-const KEEP_ALIVE_MS = 4_500;
+import { admissionProbe, holdConnection, type HeldConnection } from './probes.ts';
 
 export const WORKLOAD = { name: 'client', namespace: 'apps' } as const;
 
@@ -62,7 +57,7 @@ export interface RevocationResult {
   readonly quietCutMs: number[][];
   /** ms of the revoke API call itself, per round. */
   readonly revokeCallMs: number[];
-  /** ms of the probes that were admitted (handshake + 403 answer), for resolution. */
+  /** ms of the probes that were admitted (handshake + the 400 answer), for resolution. */
   readonly admittedProbeMs: number[];
   /** Per round: GET /v1/crl/<cluster>.pem right after the round, ms, and whether it listed the serial. */
   readonly crlFetchMs: number[];
@@ -91,25 +86,24 @@ interface Refusal {
 }
 
 async function pollUntilRefused(gateway: { host: string; port: number }, creds: Credentials, since: number, options: RevocationOptions, admitted: number[]): Promise<Refusal> {
-  const probe = () => tryHandshake({ ...gateway, credentials: creds, bundlePem: creds.bundlePem });
+  const probe = () => admissionProbe(gateway, creds);
   for (;;) {
     const t0 = performance.now();
     const outcome = await probe();
     const end = performance.now();
-    if (!outcome.connected && !(await probe()).connected) return { ms: end - since, reason: outcome.reason ?? 'refused' };
-    if (outcome.connected) admitted.push(end - t0);
+    if (!outcome.admitted && !(await probe()).admitted) return { ms: end - since, reason: outcome.reason };
+    if (outcome.admitted) admitted.push(end - t0);
     if (end - since > options.timeoutMs) return { ms: Number.NaN, reason: 'still admitted at timeout' };
     await sleep(options.probeMs);
   }
 }
 
-/** When the gateway closed a held connection, relative to `since`; NaN if not within the timeout (keep-alive expiry excluded). */
+/** When the gateway closed a held connection, relative to `since`; NaN if not within the timeout. */
 async function cutAfter(held: HeldConnection, since: number, timeoutMs: number): Promise<number> {
   const closedAt = await Promise.race([held.closed, sleep(timeoutMs, Number.NaN, { ref: false })]);
   held.destroy();
   if (closedAt < since) throw new Error('a gateway closed the held connection before the revocation');
-  // The gateway also closes idle keep-alive connections after 5 s; that is not the revocation.
-  return closedAt - held.openedAt >= KEEP_ALIVE_MS ? Number.NaN : closedAt - since;
+  return closedAt - since;
 }
 
 async function crlLists(world: LabWorld, cluster: string, serial: string): Promise<{ ms: number; listed: boolean }> {
@@ -143,8 +137,12 @@ export async function measureRevocation(options: RevocationOptions): Promise<Rev
 
     const result: RevocationResult = { clusters: options.clusters, gateways: names, startMs, refusedMs: [], cutMs: [], quietCutMs: [], revokeCallMs: [], admittedProbeMs: [], crlFetchMs: [], crlListed: [], refusedReasons: new Map() };
     for (const [round, { cluster, creds, probed }] of fresh.entries()) {
-      // Every gateway admits the SVID before it is revoked (or the round proves nothing) on a connection kept open.
+      // Every gateway admits the SVID before it is revoked, or the round proves nothing: a probe is
+      // answered, and the connection held open (handshake done before the probe's) is still open.
       const held = await Promise.all(gateways.map((g) => holdConnection(g, creds)));
+      const before = await Promise.all(gateways.map((g) => admissionProbe(g, creds)));
+      const refusedEarly = before.findIndex((o, i) => !o.admitted || !held[i]!.isOpen());
+      if (refusedEarly >= 0) throw new Error(`round ${round + 1}: gateway ${names[refusedEarly]} refused the SVID before it was revoked (${before[refusedEarly]?.reason})`);
       // A random pause, so revocations do not fall at a fixed phase of the server's 200 ms event poll.
       await sleep(200 + Math.random() * 250);
 

@@ -12,6 +12,8 @@ import { openIdentitySource, type IdentitySource } from './identity-source.ts';
 import { PolicyState } from './policy-state.ts';
 import { startPolicySync } from './policy-sync.ts';
 import { startAdminServer } from './admin.ts';
+import { startExpiryWatch } from './expiry-watch.ts';
+import { expiringItems } from './health.ts';
 import { openControlLink, type ControlLink } from './control-link.ts';
 import { RevocationList } from './revocations.ts';
 import { TrustState } from './trust-state.ts';
@@ -128,6 +130,7 @@ export async function startGateway(config: GatewayConfig, options: { log: Logger
   trust.onRootsChanged(rotateListeners);
   const inbound = await listen(inboundListener.server, config.inbound.listen);
   const outbound = await listen(outboundListener.server, config.outbound.listen);
+  const stopExpiryWatch = startExpiryWatch({ items: () => expiringItems(source, policy, trust), clock, log: options.log });
   const admin = config.admin ? await startAdminServer({ listen: splitHostPort(config.admin.listen), config, policy, identity: source, trust }) : undefined;
   options.log.info(
     { event: 'gateway.ready', cluster: config.cluster, spiffeId: identity.spiffeId.id, inbound, outbound, admin: admin?.address ?? null, policy: policy.describe() },
@@ -145,6 +148,7 @@ export async function startGateway(config: GatewayConfig, options: { log: Logger
       stopRevocations();
       trustSync?.stop();
       signals.close();
+      stopExpiryWatch();
       link?.close();
       source.close();
       inboundListener.close();

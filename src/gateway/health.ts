@@ -6,6 +6,7 @@ import { splitHostPort } from './config.ts';
 import type { IdentitySource } from './identity-source.ts';
 import type { PolicyState } from './policy-state.ts';
 import type { TrustState } from './trust-state.ts';
+import { expiryAlerts, type ExpiringItem } from './expiry-watch.ts';
 import { expectServerId, tlsOptions } from './tls-identity.ts';
 
 /**
@@ -37,6 +38,18 @@ function probePeer(cluster: string, address: string, trustDomain: string, identi
   });
 }
 
+/** What the gateway holds that expires: its SVID and intermediate, the roots, the policy bundle. */
+export function expiringItems(identity: IdentitySource, policy: PolicyState, trust: TrustState): ExpiringItem[] {
+  const [svid, intermediate] = parseCertificatesPem(identity.current.certPem);
+  const items: ExpiringItem[] = [];
+  if (svid) items.push({ what: 'gateway SVID', notBefore: svid.notBefore, notAfter: svid.notAfter });
+  if (intermediate) items.push({ what: 'cluster intermediate CA', notBefore: intermediate.notBefore, notAfter: intermediate.notAfter });
+  for (const root of parseCertificatesPem(trust.rootsPem)) items.push({ what: `root CA ${root.serialNumber}`, notBefore: root.notBefore, notAfter: root.notAfter });
+  const bundle = policy.bundle;
+  if (bundle) items.push({ what: `policy bundle v${bundle.version}`, notBefore: new Date(bundle.issuedAt), notAfter: new Date(bundle.expiresAt) });
+  return items;
+}
+
 export async function gatewayHealth(options: { config: GatewayConfig; identity: IdentitySource; policy: PolicyState; trust: TrustState; probePeers: boolean }) {
   const [svid, intermediate] = parseCertificatesPem(options.identity.current.certPem);
   const roots = parseCertificatesPem(options.trust.rootsPem);
@@ -57,6 +70,8 @@ export async function gatewayHealth(options: { config: GatewayConfig; identity: 
     },
     trustBundle: { roots: roots.length, earliestExpiry: roots.length ? new Date(Math.min(...roots.map((r) => r.notAfter.getTime()))).toISOString() : null },
     trust: options.trust.describe(),
+    /** Anything with less than a third of its life left: renewal has been failing (gateway/expiry-watch.ts). */
+    alerts: expiryAlerts(expiringItems(options.identity, options.policy, options.trust), new Date()),
     policy: options.policy.describe(),
     ...(peers ? { peers } : {}),
   };

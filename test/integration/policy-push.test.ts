@@ -14,7 +14,7 @@ const DENY_ALL_READS = '@id("billing-closed") forbid (principal, action, resourc
 const BUNDLE_TTL_MS = 5_000;
 
 function health(admin: { host: string; port: number }, path = '/healthz') {
-  return getAdminJson<{ policy: Record<string, unknown> }>(admin, path);
+  return getAdminJson<{ policy: Record<string, unknown>; alerts: Array<{ what: string }> }>(admin, path);
 }
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
@@ -107,6 +107,14 @@ describe('policy bundles pushed to running gateways', () => {
     assert.equal((await call()).status, 200, 'still enforcing the last valid bundle');
     const expiresAt = Date.parse(String((await westPolicy()).expiresAt));
     assert.ok(expiresAt - stoppedAt <= BUNDLE_TTL_MS + 100);
+    // The gateway raises an alert while the bundle is still valid (a third of its life left, no refresh).
+    let alertedAt = Number.NaN;
+    while (Date.now() < expiresAt && !Number.isFinite(alertedAt)) {
+      const { body } = await health(world.clusters.get('west')!.gateway.admin, '/healthz');
+      if (body.alerts.some((a) => a.what.startsWith('policy bundle'))) alertedAt = Date.now();
+      else await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(alertedAt < expiresAt, 'an expiry alert before the bundle expired');
     await new Promise((r) => setTimeout(r, Math.max(0, expiresAt - Date.now()) + 200));
     const denied = await call();
     assert.equal(denied.status, 403);
