@@ -173,6 +173,8 @@ export interface StoreOps {
    * expired at `now`; two concurrent calls never both get 'ok'.
    */
   consumeJoinToken(tokenHash: string, now: string): Promise<ConsumeJoinTokenResult>;
+  /** Deletes the not-yet-used join tokens an actor created (their authority was withdrawn); returns how many. */
+  deleteUnusedJoinTokensBy(createdBy: string): Promise<number>;
 
   insertSvid(row: SvidRow): Promise<void>;
   getSvid(serial: string): Promise<SvidRow | undefined>;
@@ -182,6 +184,8 @@ export interface StoreOps {
 
   /** Throws IL_ERR_ADMIN_EXISTS if the name is taken. */
   insertAdmin(row: AdminRow): Promise<void>;
+  /** Changes an admin's roles or disabled flag; returns the updated row, or undefined if unknown. */
+  updateAdmin(name: string, change: { roles?: readonly AdminRole[]; disabled?: boolean }): Promise<AdminRow | undefined>;
   getAdmin(name: string): Promise<AdminRow | undefined>;
   getAdminByTokenHash(tokenHash: string): Promise<AdminRow | undefined>;
   listAdmins(): Promise<AdminRow[]>;

@@ -257,5 +257,29 @@ export function registryContract(open: OpenStore): void {
       await rejectsWith(store.insertAdmin(admin('eve', { tokenHash: 'hash-of-bob' })), 'IL_ERR_ADMIN_EXISTS', 'tokenHash');
       assert.deepEqual((await store.listAdmins()).map((a) => a.name), ['bob']);
     }));
+
+    test('updateAdmin changes roles and the disabled flag only', () => withStore(open, async (store) => {
+      const bob = admin('bob', { roles: ['operator', 'key-custodian'] });
+      await store.insertAdmin(bob);
+      assert.deepEqual(await store.updateAdmin('bob', { roles: ['auditor'] }), { ...bob, roles: ['auditor'] });
+      assert.deepEqual(await store.updateAdmin('bob', { disabled: true }), { ...bob, roles: ['auditor'], disabled: true });
+      assert.deepEqual(await store.getAdminByTokenHash('hash-of-bob'), { ...bob, roles: ['auditor'], disabled: true });
+      assert.equal(await store.updateAdmin('nobody', { disabled: true }), undefined);
+    }));
+
+    test("deleteUnusedJoinTokensBy removes only that actor's unused tokens", () => withStore(open, async (store) => {
+      await store.insertCluster(cluster('east'));
+      const api = entry('east', 'api');
+      await store.insertEntry(api);
+      const unused = joinToken(api.id, { createdBy: 'admin:bob' });
+      const used = joinToken(api.id, { createdBy: 'admin:bob' });
+      const other = joinToken(api.id, { createdBy: 'admin:alice' });
+      for (const t of [unused, used, other]) await store.insertJoinToken(t);
+      assert.equal((await store.consumeJoinToken(used.tokenHash, at(1))).status, 'ok');
+      assert.equal(await store.deleteUnusedJoinTokensBy('admin:bob'), 1);
+      assert.deepEqual(await store.consumeJoinToken(unused.tokenHash, at(2)), { status: 'unknown' });
+      assert.equal((await store.consumeJoinToken(used.tokenHash, at(2))).status, 'used');
+      assert.equal((await store.consumeJoinToken(other.tokenHash, at(2))).status, 'ok');
+    }));
   });
 }

@@ -229,6 +229,45 @@ export function registerRegistryRoutes(app: FastifyInstance, deps: ServerDeps): 
     },
   );
 
+  // Taking roles away (or disabling) withdraws the authority behind what the admin registered:
+  // the identities of entries they created are re-issued (revoked, holders attest again) and
+  // the join tokens they created and nobody used are deleted.
+  app.patch<{ Params: { name: string }; Body: { roles?: AdminRole[]; disabled?: boolean } }>(
+    '/v1/admins/:name',
+    {
+      config: { auth: roles('operator') },
+      schema: {
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          minProperties: 1,
+          properties: { roles: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: ROLE_NAMES } }, disabled: { type: 'boolean' } },
+        },
+      },
+    },
+    async (request) => {
+      const actor = actorOf(request);
+      if (request.caller.admin?.name === request.params.name) throw new InterlockError('IL_ERR_SEPARATION_OF_DUTIES', 'an admin may not change their own roles', { field: 'name' });
+      return store.transaction(async (tx) => {
+        const before = await tx.getAdmin(request.params.name);
+        const after = before && (await tx.updateAdmin(before.name, request.body));
+        if (!before || !after) throw new InterlockError('IL_ERR_NOT_FOUND', `no admin named ${request.params.name}`, { field: 'name' });
+        const removed = before.roles.filter((r) => !after.roles.includes(r));
+        const withdrawn = removed.length > 0 || (after.disabled && !before.disabled);
+        let reissued = 0;
+        let joinTokensDeleted = 0;
+        if (withdrawn) {
+          const by = `admin:${before.name}`;
+          for (const entry of (await tx.listEntries()).filter((e) => e.createdBy === by)) reissued += await reissue(tx, entry, `admin ${before.name} lost authority`, actor);
+          joinTokensDeleted = await tx.deleteUnusedJoinTokensBy(by);
+        }
+        await tx.appendAudit({ type: 'admin.changed', actor, data: { name: after.name, roles: after.roles, removed, disabled: after.disabled, reissued, joinTokensDeleted } }, now(deps));
+        const { tokenHash: _hidden, ...visible } = after;
+        return { ...visible, removedRoles: removed, reissued, joinTokensDeleted };
+      });
+    },
+  );
+
   app.get('/v1/admins', { config: { auth: roles('operator', 'auditor') } }, async () =>
     (await store.listAdmins()).map(({ tokenHash: _hidden, ...admin }) => admin),
   );

@@ -8,7 +8,7 @@
 import type { AuditEvent, AuditRecord } from '../../audit/record.ts';
 import { InterlockError } from '../../errors.ts';
 import type {
-  AdminRow, AuthorityRow, ClusterRow, ConsumeJoinTokenResult, EventRow, JoinTokenRow,
+  AdminRole, AdminRow, AuthorityRow, ClusterRow, ConsumeJoinTokenResult, EventRow, JoinTokenRow,
   PolicyVersionRow, RegistrationEntryRow, StoreOps, SvidFilter, SvidRow,
 } from '../types.ts';
 import * as rows from './rows.ts';
@@ -258,6 +258,20 @@ export class SqlOps implements StoreOps {
         });
       }
     });
+  }
+
+  async updateAdmin(name: string, change: { roles?: readonly AdminRole[]; disabled?: boolean }): Promise<AdminRow | undefined> {
+    return this.exec(async (s) => {
+      const current = firstOrUndefined((await s.all('SELECT * FROM admins WHERE name = ?', [name])).map(rows.toAdmin));
+      if (!current) return undefined;
+      const next: AdminRow = { ...current, ...(change.roles ? { roles: [...change.roles] } : {}), ...(change.disabled !== undefined ? { disabled: change.disabled } : {}) };
+      await s.run('UPDATE admins SET roles = ?, disabled = ? WHERE name = ?', [jsonText(next.roles, 'roles'), next.disabled === true, name]);
+      return next;
+    });
+  }
+
+  async deleteUnusedJoinTokensBy(createdBy: string): Promise<number> {
+    return this.exec(async (s) => s.run('DELETE FROM join_tokens WHERE created_by = ? AND used_at IS NULL', [createdBy]));
   }
 
   async getAdmin(name: string): Promise<AdminRow | undefined> {
