@@ -52,6 +52,14 @@ export function evaluateGateway(health: GatewayHealth, now: number): CheckResult
       : `policy ${policy.state}: the gateway denies every call`;
   checks.push(result('policy bundle', policy.state === 'fresh', policyDetail));
 
+  const trust = health.trust;
+  if (trust.checksIntermediates) {
+    const synced = trust.syncedAt ? `synced ${duration(now - Date.parse(trust.syncedAt))} ago` : 'never synced';
+    const isolated = trust.isolated.length ? `; isolated: ${trust.isolated.join(', ')}` : '';
+    checks.push(result('trust document', trust.syncedAt !== null, `${trust.authorities.length} CAs trusted, ${synced}${isolated}`));
+  }
+  for (const alert of health.alerts) checks.push(result(`expiry: ${alert.what}`, false, alert.message));
+
   const skew = Date.parse(health.time) - now;
   checks.push(result('clock skew', Math.abs(skew) <= MAX_CLOCK_SKEW_MS, `${skew >= 0 ? '+' : ''}${skew} ms against this machine`));
 
