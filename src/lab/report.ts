@@ -1,6 +1,7 @@
 import type { AuditVerification } from '../audit/verify.ts';
 import type { RecordChainVerification } from '../audit/verify-records.ts';
 import type { ScenarioResult } from './demo.ts';
+import type { DetectionReport } from './demo-detection.ts';
 
 export interface DemoReport {
   readonly ok: boolean;
@@ -9,6 +10,7 @@ export interface DemoReport {
   readonly controlPlane: { url: string; spiffeId: string; policyVersion: number; policyProposedBy: string; policyActivatedBy: string | null; audit: RecordChainVerification };
   readonly gateways: Record<string, { spiffeId: string; inbound: string; outbound: string; admin: string; config: string }>;
   readonly scenarios: readonly ScenarioResult[];
+  readonly detection: DetectionReport;
   readonly audit: readonly AuditVerification[];
 }
 
@@ -32,6 +34,18 @@ function outcomeLabel(r: ScenarioResult): string {
   if (r.outcome === 'deny') return `denied ${r.status ?? ''}`.trim();
   if (r.outcome === 'handshake-refused') return 'TLS refused';
   return 'error';
+}
+
+function renderDetection(d: DetectionReport): string[] {
+  const mark = (ok: boolean) => (ok ? '✔' : '✘');
+  return [
+    'Compromise detection',
+    `  a copy of ${shortId(d.stolenId)}'s SVID and key, used at the west gateway: ${d.refusedAtWest ? `refused (${d.refusedAtWest})` : 'ACCEPTED'}`,
+    `  ${mark(d.incident !== null)} detector svid-in-two-clusters: ${d.incident ? `incident ${d.incident.slice(0, 8)}… opened, the SVID revoked everywhere, ${d.detectedMs} ms after the attempt` : 'no incident'}`,
+    `  ${mark(d.reattestedMs !== null)} the real frontend attested again with a fresh key and SVID${d.reattestedMs !== null ? ` (${d.reattestedMs} ms)` : ': NOT re-attested'}`,
+    `  ${mark(d.stolenRefusedAtHome)} the stolen copy is refused at its own cluster's gateway too`,
+    `  ${mark(d.evidence?.verified === true)} evidence bundle: ${d.evidence ? `${d.evidence.records} audit records under a signed checkpoint, ${d.evidence.verified ? 'verifies' : 'DOES NOT VERIFY'}` : 'none'}`,
+  ];
 }
 
 export function renderDemoReport(report: DemoReport): string {
@@ -59,7 +73,7 @@ export function renderDemoReport(report: DemoReport): string {
     '',
     `Control plane  ${report.controlPlane.url}  (${report.controlPlane.spiffeId})`,
     `Policy         version ${report.controlPlane.policyVersion}, proposed by ${report.controlPlane.policyProposedBy}, activated by ${report.controlPlane.policyActivatedBy ?? '?'} (${report.policyFile})`,
-    'Gateways (attested with single-use join tokens; services and workloads with Kubernetes service-account tokens)',
+    'Gateways (east attested with a single-use join token, west with a Kubernetes service-account token, as did every service and workload)',
     ...gateways,
     '',
     table(['#', 'ok', 'scenario', 'caller', 'request → target', 'expected', 'outcome', 'code', 'audit'], rows, [2, 2, 34, 34, 52, 17, 14, 32, 7]),
@@ -67,12 +81,14 @@ export function renderDemoReport(report: DemoReport): string {
     'What each side saw',
     ...details,
     '',
+    ...renderDetection(report.detection),
+    '',
     'Audit chains',
     ...audit,
     '',
     report.ok
-      ? `${passed}/${report.scenarios.length} calls had the expected outcome; every audit chain verifies.`
-      : `FAILED: ${passed}/${report.scenarios.length} calls had the expected outcome${report.audit.every((a) => a.ok) && cpAudit.ok ? '' : '; an audit chain is broken'}.`,
+      ? `${passed}/${report.scenarios.length} calls had the expected outcome; the stolen SVID was detected and revoked; every audit chain verifies.`
+      : `FAILED: ${passed}/${report.scenarios.length} calls had the expected outcome${report.detection.ok ? '' : '; compromise detection did not go as expected'}${report.audit.every((a) => a.ok) && cpAudit.ok ? '' : '; an audit chain is broken'}.`,
     `Everything is under ${report.dir}`,
     '',
   ].join('\n');

@@ -135,6 +135,11 @@ test('lab up --demo --json runs every demo call with the expected outcome and ex
     report.scenarios.filter((s: { code?: string }) => s.code?.startsWith('IL_ERR_ATTESTATION')).map((s: { code: string }) => s.code),
     ['IL_ERR_ATTESTATION_TOKEN_USED', 'IL_ERR_ATTESTATION_K8S_INVALID'],
   );
+  // The stolen-SVID act: refused, detected, revoked, the real workload re-attested, evidence verifies.
+  assert.equal(report.detection.ok, true);
+  assert.equal(report.detection.refusedAtWest, 'IL_ERR_AUTHN_NOT_LOCAL');
+  assert.equal(report.detection.stolenRefusedAtHome, true);
+  assert.equal(report.detection.evidence.verified, true);
   assert.equal(report.audit.length, 2);
   assert.ok(report.audit.every((a: { ok: boolean }) => a.ok));
   assert.equal(report.controlPlane.audit.ok, true);

@@ -5,6 +5,7 @@ import { verifyRecordChain } from '../../../audit/verify-records.ts';
 import { fetchControlPlaneAudit } from '../../../client/audit.ts';
 import { startLab, type LabWorld } from '../../../lab/world.ts';
 import { runScenarios } from '../../../lab/demo.ts';
+import { runDetectionDemo } from '../../../lab/demo-detection.ts';
 import { renderDemoReport, type DemoReport } from '../../../lab/report.ts';
 import { EXIT_FAILED, EXIT_OK, action } from '../../run.ts';
 
@@ -26,10 +27,12 @@ async function controlPlaneAudit(world: LabWorld) {
 
 async function runDemo(world: LabWorld): Promise<DemoReport> {
   const scenarios = await runScenarios(world);
+  // Last: it revokes the frontend's SVID on purpose.
+  const detection = await runDetectionDemo(world);
   const audit = findAuditLogs(world.dir).map((path) => verifyAuditLog(path));
   const cpAudit = await controlPlaneAudit(world);
   return {
-    ok: scenarios.every((s) => s.ok) && audit.every((a) => a.ok) && cpAudit.ok,
+    ok: scenarios.every((s) => s.ok) && detection.ok && audit.every((a) => a.ok) && cpAudit.ok,
     dir: world.dir,
     policyFile: world.policyFile,
     controlPlane: {
@@ -42,6 +45,7 @@ async function runDemo(world: LabWorld): Promise<DemoReport> {
     },
     gateways: gatewaysOf(world),
     scenarios,
+    detection,
     audit,
   };
 }
