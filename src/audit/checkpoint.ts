@@ -1,8 +1,6 @@
-import { X509Certificate } from 'node:crypto';
-import { compactVerify, decodeProtectedHeader } from 'jose';
 import { InterlockError } from '../errors.ts';
-import { verifySvidChain } from '../pki/verify.ts';
-import { x509 } from '../pki/x509.ts';
+import type { x509 } from '../pki/x509.ts';
+import { verifySignedDocument } from '../pki/signed-document.ts';
 import { chainLinkProblem, recordSchemaProblem, type AuditRecord } from './record.ts';
 
 /**
@@ -34,36 +32,8 @@ export interface AuditExcerpt {
 const invalid = (message: string) => new InterlockError('IL_ERR_EVIDENCE_INVALID', message, { field: 'audit' });
 
 export async function verifyCheckpoint(jws: string, roots: readonly x509.X509Certificate[], now: Date): Promise<Checkpoint> {
-  let header;
-  try {
-    header = decodeProtectedHeader(jws);
-  } catch {
-    throw invalid('the checkpoint is not a compact JWS');
-  }
-  if (header.alg !== 'ES256' || header.typ !== CHECKPOINT_TOKEN_TYPE || !Array.isArray(header.x5c) || header.x5c.length === 0) {
-    throw invalid(`the checkpoint header must be ES256, typ ${CHECKPOINT_TOKEN_TYPE}, with x5c`);
-  }
-  let signer: x509.X509Certificate;
-  try {
-    signer = new x509.X509Certificate(Buffer.from(header.x5c[0]!, 'base64'));
-  } catch {
-    throw invalid('x5c[0] of the checkpoint is not a certificate');
-  }
-  let verified;
-  try {
-    verified = await verifySvidChain([signer], roots, now);
-  } catch (error) {
-    throw invalid(`the checkpoint signer is not trusted: ${(error as Error).message}`);
-  }
-  if (verified.path.length !== 2 || verified.spiffeId.path !== AUDIT_SIGNER_PATH) throw invalid(`the checkpoint was signed by ${verified.spiffeId.id}, not the audit signer`);
-  let payload: Uint8Array;
-  try {
-    ({ payload } = await compactVerify(jws, new X509Certificate(Buffer.from(signer.rawData)).publicKey, { algorithms: ['ES256'] }));
-  } catch {
-    throw invalid('the checkpoint signature does not verify');
-  }
-  const value = JSON.parse(Buffer.from(payload).toString('utf8')) as Partial<Checkpoint>;
-  if (value.v !== 1 || !Number.isInteger(value.seq) || typeof value.hash !== 'string' || typeof value.at !== 'string') throw invalid('the checkpoint payload is malformed');
+  const value = (await verifySignedDocument(jws, roots, now, { typ: CHECKPOINT_TOKEN_TYPE, signerPath: AUDIT_SIGNER_PATH, what: 'checkpoint', invalid })) as Partial<Checkpoint>;
+  if (value?.v !== 1 || !Number.isInteger(value.seq) || typeof value.hash !== 'string' || typeof value.at !== 'string') throw invalid('the checkpoint payload is malformed');
   return value as Checkpoint;
 }
 

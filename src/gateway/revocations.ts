@@ -3,6 +3,7 @@ import { apiRequest } from '../client/api.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { ControlLink } from './control-link.ts';
 import { normalizeSerial } from '../pki/serial.ts';
+import { SocketIndex } from './socket-index.ts';
 
 /**
  * The serials this gateway refuses, and the open connections that use them.
@@ -13,7 +14,7 @@ import { normalizeSerial } from '../pki/serial.ts';
  */
 export class RevocationList {
   readonly #revoked = new Map<string, number>();
-  readonly #open = new Map<string, Set<TLSSocket>>();
+  readonly #open = new SocketIndex();
   readonly #log: Logger;
 
   constructor(log: Logger) {
@@ -34,22 +35,13 @@ export class RevocationList {
 
   /** Remembers an open connection so a later revocation can close it. */
   track(socket: TLSSocket, serial: string): void {
-    const key = RevocationList.normalize(serial);
-    let sockets = this.#open.get(key);
-    if (!sockets) this.#open.set(key, (sockets = new Set()));
-    sockets.add(socket);
-    socket.once('close', () => {
-      sockets!.delete(socket);
-      if (sockets!.size === 0) this.#open.delete(key);
-    });
+    this.#open.add(RevocationList.normalize(serial), socket);
   }
 
   revoke(serial: string, notAfter?: string): number {
     const key = RevocationList.normalize(serial);
     this.#revoked.set(key, notAfter ? Date.parse(notAfter) : Number.POSITIVE_INFINITY);
-    const sockets = [...(this.#open.get(key) ?? [])];
-    for (const socket of sockets) socket.destroy();
-    return sockets.length;
+    return this.#open.closeAll(key);
   }
 
   prune(now: number): void {

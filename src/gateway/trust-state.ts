@@ -5,6 +5,7 @@ import { normalizeSerial } from '../pki/serial.ts';
 import { x509 } from '../pki/x509.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { ControlLink } from './control-link.ts';
+import { SocketIndex } from './socket-index.ts';
 
 /**
  * Which CAs this gateway accepts, as the control plane publishes them
@@ -67,7 +68,7 @@ export class TrustState {
   /** Clusters cut off after a compromise; our own cluster is never refused to itself. */
   #isolated = new Set<string>();
   readonly #ownCluster: string;
-  readonly #open = new Map<string, Set<TLSSocket>>();
+  readonly #open = new SocketIndex();
   readonly #rootListeners: Array<(rootsPem: string) => void> = [];
   readonly #log: Logger;
 
@@ -98,13 +99,7 @@ export class TrustState {
 
   /** Remembers an open connection so withdrawing the CA that signed its peer closes it. */
   track(socket: TLSSocket, keyId: string): void {
-    let sockets = this.#open.get(keyId);
-    if (!sockets) this.#open.set(keyId, (sockets = new Set()));
-    sockets.add(socket);
-    socket.once('close', () => {
-      sockets!.delete(socket);
-      if (sockets!.size === 0) this.#open.delete(keyId);
-    });
+    this.#open.add(keyId, socket);
   }
 
   onRootsChanged(listener: (rootsPem: string) => void): void {
@@ -122,12 +117,7 @@ export class TrustState {
     this.#version = document.version;
     this.#syncedAt = now;
     let closed = 0;
-    for (const authority of [...gone, ...cut]) {
-      for (const socket of this.#open.get(authority.keyId) ?? []) {
-        socket.destroy();
-        closed++;
-      }
-    }
+    for (const authority of [...gone, ...cut]) closed += this.#open.closeAll(authority.keyId);
     if (document.rootsPem.trim() && document.rootsPem !== this.#rootsPem) {
       this.#rootsPem = document.rootsPem;
       for (const listener of this.#rootListeners) listener(document.rootsPem);

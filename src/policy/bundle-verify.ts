@@ -1,8 +1,6 @@
-import { X509Certificate } from 'node:crypto';
-import { compactVerify, decodeProtectedHeader } from 'jose';
 import { InterlockError } from '../errors.ts';
-import { verifySvidChain } from '../pki/verify.ts';
-import { x509 } from '../pki/x509.ts';
+import type { x509 } from '../pki/x509.ts';
+import { verifySignedDocument } from '../pki/signed-document.ts';
 import { BUNDLE_TOKEN_TYPE, POLICY_SIGNER_PATH, policyDigest, type PolicyBundle } from './bundle-format.ts';
 
 /**
@@ -50,42 +48,7 @@ export interface BundleInForce {
 }
 
 export async function verifyPolicyBundle(jws: string, roots: readonly x509.X509Certificate[], now: Date, inForce?: BundleInForce): Promise<PolicyBundle> {
-  let header;
-  try {
-    header = decodeProtectedHeader(jws);
-  } catch {
-    throw invalid('not a compact JWS');
-  }
-  if (header.alg !== 'ES256' || header.typ !== BUNDLE_TOKEN_TYPE || !Array.isArray(header.x5c) || header.x5c.length === 0) {
-    throw invalid(`bundle header must be ES256, typ ${BUNDLE_TOKEN_TYPE}, with x5c`);
-  }
-  let signer: x509.X509Certificate;
-  try {
-    signer = new x509.X509Certificate(Buffer.from(header.x5c[0]!, 'base64'));
-  } catch {
-    throw invalid('x5c[0] is not a certificate');
-  }
-  let verified;
-  try {
-    verified = await verifySvidChain([signer], roots, now);
-  } catch (error) {
-    throw invalid(`bundle signer not trusted: ${(error as Error).message}`);
-  }
-  if (verified.path.length !== 2 || verified.spiffeId.path !== POLICY_SIGNER_PATH) {
-    throw invalid(`bundle signer ${verified.spiffeId.id} is not the control plane's policy signer`);
-  }
-  let payload: Uint8Array;
-  try {
-    ({ payload } = await compactVerify(jws, new X509Certificate(Buffer.from(signer.rawData)).publicKey, { algorithms: ['ES256'] }));
-  } catch {
-    throw invalid('bundle signature does not verify');
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(payload).toString('utf8'));
-  } catch {
-    throw invalid('bundle payload is not JSON');
-  }
+  const parsed = await verifySignedDocument(jws, roots, now, { typ: BUNDLE_TOKEN_TYPE, signerPath: POLICY_SIGNER_PATH, what: 'bundle', invalid });
   const bundle = checkShape(parsed);
   if (now.getTime() >= Date.parse(bundle.expiresAt)) {
     throw new InterlockError('IL_ERR_POLICY_EXPIRED', `bundle version ${bundle.version} expired at ${bundle.expiresAt}`, { field: 'bundle' });
