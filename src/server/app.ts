@@ -93,6 +93,13 @@ export function buildApp(deps: ServerDeps, tls: TlsMaterial): FastifyInstance {
     void reply.code(404).header('interlock-error-code', failure.code).send({ error: failure.toJSON() });
   });
 
+  // A change committed on this replica (a revocation, a rotation step, an incident) reaches the
+  // watch streams it serves at once, not at the next 200 ms poll of the event table.
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (request.method !== 'GET' && request.method !== 'HEAD' && reply.statusCode < 400) void deps.events.poll();
+    return payload;
+  });
+
   // Every admin call that changes state is audited with its actor and outcome,
   // including refused ones: who tried what is part of the record.
   app.addHook('onResponse', async (request, reply) => {
