@@ -42,6 +42,18 @@ export interface Alert {
 export type IncomingSignal = { kind: string; at?: string } & Record<string, unknown>;
 
 const ALERTS_SETTING = 'alerts';
+
+/**
+ * Gateways report serials without leading zeros (pki/serial.ts); the store
+ * keeps them as the certificate encodes them, which may start with zeros.
+ */
+async function findSvid(store: Store, serial: string) {
+  for (const zeros of ['', '0', '00', '000']) {
+    const svid = await store.getSvid(zeros + serial.toLowerCase());
+    if (svid) return svid;
+  }
+  return undefined;
+}
 const MAX_ALERTS = 500;
 
 export class DetectorService {
@@ -83,7 +95,7 @@ export class DetectorService {
     const at = this.#clock.now().toISOString();
     const base = { at, reportedBy: reporter.gateway, cluster: reporter.cluster };
     if (signal.kind === 'foreign-svid' && typeof signal.serial === 'string') {
-      const svid = await this.#store.getSvid(signal.serial);
+      const svid = await findSvid(this.#store, signal.serial);
       // Not ours, revoked already, or at home: nothing in two places.
       if (!svid || svid.revokedAt || svid.cluster === reporter.cluster) return undefined;
       const summary = `SVID ${svid.serial} of ${svid.spiffeId}, issued to cluster ${svid.cluster}, was presented in cluster ${reporter.cluster}`;
