@@ -5,15 +5,16 @@ import type { IdentitySource } from './identity-source.ts';
 import type { GatewayConfig } from './config.ts';
 import { gatewayHealth } from './health.ts';
 import type { TrustState } from './trust-state.ts';
+import type { GatewayMetrics } from '../telemetry/gateway-metrics.ts';
 
 /**
  * The gateway's admin port (plain HTTP: bind it to loopback or a pod-local
  * address). /healthz: the process is alive, with the policy and identity
  * state as JSON. /readyz: 200 only while a fresh policy bundle is in force,
  * so a load balancer stops sending traffic to a gateway that can only deny.
- * POST /renew renews the gateway's SVID at once.
+ * POST /renew renews the gateway's SVID at once. GET /metrics: Prometheus.
  */
-export function startAdminServer(options: { listen: { host: string; port: number }; config: GatewayConfig; policy: PolicyState; identity: IdentitySource; trust: TrustState }): Promise<{ address: string; close(): Promise<void> }> {
+export function startAdminServer(options: { listen: { host: string; port: number }; config: GatewayConfig; policy: PolicyState; identity: IdentitySource; trust: TrustState; metrics: GatewayMetrics }): Promise<{ address: string; close(): Promise<void> }> {
   const server = http.createServer((req, res) => {
     const send = (status: number, value: unknown) => {
       const text = JSON.stringify(value);
@@ -25,6 +26,14 @@ export function startAdminServer(options: { listen: { host: string; port: number
       void options.identity.renewNow().then(
         (next) => send(200, { renewed: next.spiffeId.id }),
         (error: Error & { code?: string }) => send(409, { error: { code: error.code ?? 'IL_ERR_INTERNAL', message: error.message } }),
+      );
+      return;
+    }
+    if (url.pathname === '/metrics' && req.method === 'GET') {
+      // Prometheus text exposition format 0.0.4.
+      void options.metrics.registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': options.metrics.registry.contentType }).end(text),
+        (error: Error) => send(500, { error: { code: 'IL_ERR_INTERNAL', message: error.message } }),
       );
       return;
     }

@@ -12,7 +12,9 @@ import { openIdentitySource, type IdentitySource } from './identity-source.ts';
 import { PolicyState } from './policy-state.ts';
 import { startPolicySync } from './policy-sync.ts';
 import { startAdminServer } from './admin.ts';
-import { startExpiryWatch } from './expiry-watch.ts';
+import { expiryAlerts, startExpiryWatch } from './expiry-watch.ts';
+import { GatewayMetrics, type GatewayStateSource } from '../telemetry/gateway-metrics.ts';
+import { parseCertificatesPem } from '../pki/x509.ts';
 import { expiringItems } from './health.ts';
 import { openControlLink, type ControlLink } from './control-link.ts';
 import { RevocationList } from './revocations.ts';
@@ -79,6 +81,27 @@ function controlLinkFor(config: GatewayConfig, source: IdentitySource): ControlL
   return openControlLink({ server: config.identity.server, ...(config.identity.serverId ? { serverId: config.identity.serverId } : {}), identity: source });
 }
 
+/** What the metrics read from the gateway at scrape time. */
+function gatewayState(parts: { source: IdentitySource; policy: PolicyState; trust: TrustState; revocations: RevocationList; clock: Clock }): GatewayStateSource {
+  const secondsLeft = (notAfter: Date) => (notAfter.getTime() - parts.clock.now().getTime()) / 1000;
+  return {
+    certificateExpiry: () => {
+      const [svid, intermediate] = parseCertificatesPem(parts.source.current.certPem);
+      const roots = parseCertificatesPem(parts.trust.rootsPem);
+      return {
+        ...(svid ? { gateway_svid: secondsLeft(svid.notAfter) } : {}),
+        ...(intermediate ? { cluster_ca: secondsLeft(intermediate.notAfter) } : {}),
+        ...(roots.length ? { root_ca: Math.min(...roots.map((r) => secondsLeft(r.notAfter))) } : {}),
+      };
+    },
+    policyBundle: () => parts.policy.bundle,
+    policyCache: () => parts.policy.cacheStats(),
+    revokedSerials: () => parts.revocations.size,
+    trustedAuthorities: () => parts.trust.serials().length,
+    expiryAlerts: () => expiryAlerts(expiringItems(parts.source, parts.policy, parts.trust), parts.clock.now()).length,
+  };
+}
+
 export async function startGateway(config: GatewayConfig, options: { log: Logger; clock?: Clock }): Promise<RunningGateway> {
   const clock = options.clock ?? systemClock;
   const audit = new AuditLog(config.audit.file, clock);
@@ -118,7 +141,8 @@ export async function startGateway(config: GatewayConfig, options: { log: Logger
   const signals = new SignalReporter(clock);
   if (link) signals.attach(link);
   const denyBursts = new DenyBurstDetector({ threshold: config.limits.denyBurstThreshold, windowMs: config.limits.denyBurstWindowMs, clock, signals });
-  const deps = { config, identity, audit, clock, log: options.log, revocations, trust, signals };
+  const metrics = new GatewayMetrics(config.cluster, gatewayState({ source, policy, trust, revocations, clock }));
+  const deps = { config, identity, audit, clock, log: options.log, revocations, trust, signals, metrics };
   const inboundListener = createInboundServer({ ...deps, policy, denyBursts });
   const outboundListener = createOutboundServer(deps);
   const rotateListeners = () => {
@@ -131,7 +155,7 @@ export async function startGateway(config: GatewayConfig, options: { log: Logger
   const inbound = await listen(inboundListener.server, config.inbound.listen);
   const outbound = await listen(outboundListener.server, config.outbound.listen);
   const stopExpiryWatch = startExpiryWatch({ items: () => expiringItems(source, policy, trust), clock, log: options.log });
-  const admin = config.admin ? await startAdminServer({ listen: splitHostPort(config.admin.listen), config, policy, identity: source, trust }) : undefined;
+  const admin = config.admin ? await startAdminServer({ listen: splitHostPort(config.admin.listen), config, policy, identity: source, trust, metrics }) : undefined;
   options.log.info(
     { event: 'gateway.ready', cluster: config.cluster, spiffeId: identity.spiffeId.id, inbound, outbound, admin: admin?.address ?? null, policy: policy.describe() },
     'gateway ready',

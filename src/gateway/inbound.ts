@@ -19,6 +19,7 @@ import type { RevocationList } from './revocations.ts';
 import type { TrustState } from './trust-state.ts';
 import { verifiedAgent } from './verified-agent.ts';
 import type { DenyBurstDetector, SignalReporter } from './signals.ts';
+import type { Decision, GatewayMetrics } from '../telemetry/gateway-metrics.ts';
 
 /** Headers the inbound gateway sets for the local service, over its own mTLS hop. */
 export const CALLER_HEADER = 'interlock-caller';
@@ -37,6 +38,7 @@ export interface InboundDeps {
   readonly trust: TrustState;
   readonly signals: SignalReporter;
   readonly denyBursts: DenyBurstDetector;
+  readonly metrics: GatewayMetrics;
 }
 
 interface Upstream {
@@ -91,8 +93,11 @@ export function createInboundServer(deps: InboundDeps): GatewayListener {
     const method = req.method ?? 'GET';
     const path = (req.url ?? '/').split('?')[0]!;
     let record: Record<string, unknown> = { method, path, host: req.headers.host ?? '' };
+    const started = performance.now();
+    const outcome: { peer: string; identity: string | null; decision: Decision; code: string | null } = { peer: 'unknown', identity: null, decision: 'deny', code: null };
     try {
       const { peer, sourceCluster } = authenticatePeer(socket);
+      outcome.peer = sourceCluster;
       record = { ...record, peer: peer.id, sourceCluster };
       const target = parseTarget(req.headers.host);
       if (target.cluster !== config.cluster) {
@@ -112,6 +117,8 @@ export function createInboundServer(deps: InboundDeps): GatewayListener {
       }
       const classification = config.services[target.service]?.classification;
       record = { ...record, principal: principal.id, resource: `${config.cluster}/${target.service}`, ...(purpose ? { purpose } : {}), ...(classification ? { classification } : {}) };
+      outcome.identity = principal.id;
+      const decideStarted = performance.now();
       const decision = policy.decide({
         principal: {
           id: principal.id,
@@ -123,6 +130,7 @@ export function createInboundServer(deps: InboundDeps): GatewayListener {
         resource: { cluster: config.cluster, service: target.service, ...(classification ? { classification } : {}) },
         context: { method, path, sourceCluster, ...(purpose ? { purpose } : {}) },
       });
+      deps.metrics.policyEvaluation((performance.now() - decideStarted) / 1000);
       const written = audit.append({
         type: 'policy.decision',
         actor: peer.id,
@@ -130,6 +138,7 @@ export function createInboundServer(deps: InboundDeps): GatewayListener {
       });
       const ref = { [AUDIT_REF_HEADER]: `${config.cluster}:${written.seq}` };
       if (!decision.allowed) {
+        outcome.code = decision.errorCode ?? 'IL_ERR_POLICY_DENIED';
         deps.denyBursts.denied(principal.id, serial);
         const message = `${principal.id} may not ${method} ${config.cluster}/${target.service}: ${decision.reason}`;
         sendError(res, new InterlockError(decision.errorCode ?? 'IL_ERR_POLICY_DENIED', message, { field: 'policy' }), ref);
@@ -141,7 +150,8 @@ export function createInboundServer(deps: InboundDeps): GatewayListener {
         return;
       }
       res.setHeader(AUDIT_REF_HEADER, ref[AUDIT_REF_HEADER]);
-      await forwardRequest(req, res, {
+      outcome.decision = 'allow';
+      const forwarded = await forwardRequest(req, res, {
         protocol: upstream.url.protocol as 'http:' | 'https:',
         host: upstream.url.hostname,
         port: Number(upstream.url.port || (upstream.url.protocol === 'https:' ? 443 : 80)),
@@ -150,17 +160,21 @@ export function createInboundServer(deps: InboundDeps): GatewayListener {
         timeoutMs: config.limits.requestTimeoutMs,
         unavailableCode: 'IL_ERR_UPSTREAM_UNAVAILABLE',
       });
+      if (forwarded === 'failed') outcome.decision = 'error';
     } catch (error) {
       const failure = toInterlockError(error);
+      outcome.code = failure.code;
       // Authentication failures are decisions too: who was turned away, and why.
       const written = audit.append({ type: 'policy.decision', actor: String(record.peer ?? 'unauthenticated'), data: { ...record, decision: 'deny', policyIds: [], reason: failure.code } });
       if (failure.code === 'IL_ERR_INTERNAL') log.error({ err: failure.message }, 'inbound request failed');
       req.resume();
       sendError(res, failure, { [AUDIT_REF_HEADER]: `${config.cluster}:${written.seq}` });
+    } finally {
+      deps.metrics.request('inbound', outcome.peer, outcome.identity, outcome.decision, outcome.code, (performance.now() - started) / 1000);
     }
   };
 
-  const server = createMutualTlsListener({ name: 'inbound', identity, limits: config.limits, audit, revocations: deps.revocations, trust: deps.trust, signals: deps.signals, handle });
+  const server = createMutualTlsListener({ name: 'inbound', identity, limits: config.limits, audit, revocations: deps.revocations, trust: deps.trust, signals: deps.signals, metrics: deps.metrics, handle });
   const destroyAgents = (map: Map<string, Upstream>) => map.forEach((u) => u.agent.destroy());
   return {
     server,

@@ -7,6 +7,7 @@ import { guardMutualTls, mutualTlsServerOptions, type TlsIdentity } from './tls-
 import { peerSerial, type RevocationList } from './revocations.ts';
 import { peerAuthorityKeyId, type TrustState } from './trust-state.ts';
 import type { Signal, SignalReporter } from './signals.ts';
+import type { GatewayMetrics } from '../telemetry/gateway-metrics.ts';
 
 /** OpenSSL's verdicts for a chain that does not lead to our roots, and ours for a CA missing from the trust bundle. */
 const UNKNOWN_CA = new Set(['UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_GET_ISSUER_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_SIGNATURE_FAILURE']);
@@ -35,6 +36,7 @@ export function createMutualTlsListener(options: {
   revocations: RevocationList;
   trust: TrustState;
   signals: SignalReporter;
+  metrics: GatewayMetrics;
   handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 }): https.Server {
   const server = https.createServer(
@@ -48,6 +50,7 @@ export function createMutualTlsListener(options: {
   guardMutualTls(
     server,
     (reason, socket) => {
+      options.metrics.handshakeFailure(options.name, reason);
       if (isUnknownCa(reason)) options.signals.report(unknownCaSignal(reason, socket, options.name));
       options.audit.append({
         type: 'connection.rejected',
@@ -64,6 +67,7 @@ export function createMutualTlsListener(options: {
       if (refusal) return refusal;
       options.revocations.track(socket, serial);
       if (signer) options.trust.track(socket, signer);
+      options.metrics.connection(options.name);
       return undefined;
     },
   );

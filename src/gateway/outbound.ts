@@ -19,6 +19,7 @@ import { peerSerial, type RevocationList } from './revocations.ts';
 import type { TrustState } from './trust-state.ts';
 import { verifiedAgent } from './verified-agent.ts';
 import type { SignalReporter } from './signals.ts';
+import type { Decision, GatewayMetrics } from '../telemetry/gateway-metrics.ts';
 import type { GatewayListener } from './inbound.ts';
 
 export interface OutboundDeps {
@@ -30,6 +31,7 @@ export interface OutboundDeps {
   readonly revocations: RevocationList;
   readonly trust: TrustState;
   readonly signals: SignalReporter;
+  readonly metrics: GatewayMetrics;
 }
 
 interface PeerRoute {
@@ -60,6 +62,8 @@ export function createOutboundServer(deps: OutboundDeps): GatewayListener {
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const socket = req.socket as TLSSocket;
+    const started = performance.now();
+    const outcome: { peer: string; identity: string | null; decision: Decision; code: string | null } = { peer: 'unknown', identity: null, decision: 'deny', code: null };
     try {
       const caller = peerSpiffeId(socket);
       const callerSerial = peerSerial(socket);
@@ -72,8 +76,10 @@ export function createOutboundServer(deps: OutboundDeps): GatewayListener {
         if (caller.trustDomain !== config.trustDomain && callerSerial) deps.signals.report({ kind: 'foreign-svid', serial: callerSerial, spiffeId: caller.id });
         throw new InterlockError('IL_ERR_AUTHN_NOT_LOCAL', `${caller.id} is not a workload of ${config.trustDomain}`, { field: 'peerCertificate' });
       }
+      outcome.identity = caller.id;
       const target = parseTarget(req.headers.host);
       const route = routes.get(target.cluster);
+      if (route) outcome.peer = target.cluster;
       if (!route) {
         const known = [...routes.keys()];
         throw new InterlockError('IL_ERR_ROUTE_UNKNOWN_CLUSTER', `no peer cluster ${target.cluster}`, {
@@ -95,7 +101,7 @@ export function createOutboundServer(deps: OutboundDeps): GatewayListener {
         clock,
         Math.floor(config.limits.assertionMaxAgeMs / 1000),
       );
-      const outcome = await forwardRequest(req, res, {
+      const forwarded = await forwardRequest(req, res, {
         protocol: 'https:',
         host: route.host,
         port: route.port,
@@ -105,17 +111,21 @@ export function createOutboundServer(deps: OutboundDeps): GatewayListener {
         unavailableCode: 'IL_ERR_PEER_UNAVAILABLE',
         trustAnswerHeaders: true,
       });
-      if (outcome === 'ok') breaker.success();
+      if (forwarded === 'ok') breaker.success();
       else breaker.failure();
+      outcome.decision = forwarded === 'ok' ? 'allow' : 'error';
     } catch (error) {
       const failure = toInterlockError(error);
+      outcome.code = failure.code;
       if (failure.code === 'IL_ERR_INTERNAL') log.error({ err: failure.message }, 'outbound request failed');
       req.resume();
       sendError(res, failure);
+    } finally {
+      deps.metrics.request('outbound', outcome.peer, outcome.identity, outcome.decision, outcome.code, (performance.now() - started) / 1000);
     }
   };
 
-  const server = createMutualTlsListener({ name: 'outbound', identity, limits: config.limits, audit, revocations: deps.revocations, trust: deps.trust, signals: deps.signals, handle });
+  const server = createMutualTlsListener({ name: 'outbound', identity, limits: config.limits, audit, revocations: deps.revocations, trust: deps.trust, signals: deps.signals, metrics: deps.metrics, handle });
   const destroyAgents = (map: Map<string, PeerRoute>) => map.forEach((route) => route.agent.destroy());
   return {
     server,

@@ -42,6 +42,7 @@ export class PolicyState {
   readonly #clock: Clock;
   readonly #log: Logger;
   #loaded: Loaded | undefined;
+  #retiredCache = { hits: 0, misses: 0 };
   #counters: RolloutCounters = { evaluated: 0, disagreements: 0, allowToDeny: 0, denyToAllow: 0 };
 
   constructor(cluster: string, clock: Clock, log: Logger) {
@@ -65,7 +66,18 @@ export class PolicyState {
         : new PolicyDecisionPoint(parsePolicies(bundle.candidate.policies, `bundle candidate v${bundle.candidate.version}`), this.#clock)
       : null;
     if (bundle.candidate?.version !== same?.candidate?.version) this.#counters = { evaluated: 0, disagreements: 0, allowToDeny: 0, denyToAllow: 0 };
+    const previous = this.#loaded?.active;
+    if (previous && previous !== active) {
+      const stats = previous.stats();
+      this.#retiredCache = { hits: this.#retiredCache.hits + stats.hits, misses: this.#retiredCache.misses + stats.misses };
+    }
     this.#loaded = { bundle, active, candidate, canary: bundle.candidate ? inCanary(bundle.candidate, this.#cluster) : false };
+  }
+
+  /** Decision-cache hits and misses of the enforcing decision points, summed across bundle swaps (never decreasing). */
+  cacheStats(): { hits: number; misses: number } {
+    const live = this.#loaded?.active.stats();
+    return { hits: this.#retiredCache.hits + (live?.hits ?? 0), misses: this.#retiredCache.misses + (live?.misses ?? 0) };
   }
 
   get bundle(): PolicyBundle | null {

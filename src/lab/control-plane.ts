@@ -11,6 +11,7 @@ import { openStore } from '../store/open.ts';
 import { exportBundle } from '../cli/commands/server/bundle.ts';
 import { writeFileAtomic } from '../util/files.ts';
 import { freePort } from './free-port.ts';
+import { splitHostPort } from '../config/host-port.ts';
 import { spawnInterlock, stopChild } from './process.ts';
 
 export interface LabControlPlane {
@@ -19,6 +20,8 @@ export interface LabControlPlane {
   readonly bundlePem: string;
   readonly bundleFile: string;
   readonly configPath: string;
+  /** The plain-HTTP Prometheus listener (GET /metrics). */
+  readonly metrics: { host: string; port: number };
   /** The bootstrap admin (operator, key-custodian, auditor). */
   readonly admin: ApiConnection;
   readonly process: ChildProcess;
@@ -45,6 +48,7 @@ export async function startLabControlPlane(dir: string, options: { organization:
       organization: options.organization,
       domain: options.domain,
       secret: { keyFile: options.keyFile },
+      metrics: { listen: `127.0.0.1:${await freePort()}` },
       ...(options.bundleTtlMs ? { policy: { bundleTtlMs: options.bundleTtlMs } } : {}),
     }),
     0o644,
@@ -66,6 +70,7 @@ export async function startLabControlPlane(dir: string, options: { organization:
     bundlePem,
     bundleFile,
     configPath,
+    metrics: splitHostPort(String(ready.metrics)),
     admin,
     process: child,
     stealClusterCa: async (cluster) => {

@@ -18,6 +18,7 @@ import { registerTrustRoutes } from './routes/trust.ts';
 import { registerIncidentRoutes } from './routes/incidents.ts';
 import type { IncidentService } from './incidents.ts';
 import type { DetectorService } from './detectors.ts';
+import type { ControlPlaneMetrics } from '../telemetry/control-plane-metrics.ts';
 import type { CaRotation } from './ca-rotation.ts';
 
 export interface ServerDeps {
@@ -29,6 +30,7 @@ export interface ServerDeps {
   readonly rotations: CaRotation;
   readonly incidents: IncidentService;
   readonly detectors: DetectorService;
+  readonly metrics: ControlPlaneMetrics;
   readonly clock: Clock;
   readonly log: Logger;
 }
@@ -98,6 +100,11 @@ export function buildApp(deps: ServerDeps, tls: TlsMaterial): FastifyInstance {
   app.addHook('onSend', async (request, reply, payload) => {
     if (request.method !== 'GET' && request.method !== 'HEAD' && reply.statusCode < 400) void deps.events.poll();
     return payload;
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const code = reply.getHeader('interlock-error-code');
+    deps.metrics.request(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000, typeof code === 'string' ? code : undefined);
   });
 
   // Every admin call that changes state is audited with its actor and outcome,

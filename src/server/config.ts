@@ -41,6 +41,8 @@ export const serverConfigSchema = z.strictObject({
       denyBurst: z.enum(['remediate', 'alert']).default('remediate'),
     })
     .default({ svidInTwoClusters: 'remediate', denyBurst: 'remediate' }),
+  /** Optional plain-HTTP listener for Prometheus (GET /metrics); keep it on loopback or a pod-local address. */
+  metrics: z.strictObject({ listen: hostPort }).optional(),
   jobs: z.strictObject({ intervalMs: z.number().int().min(1_000).max(3_600_000).default(60_000) }).default({ intervalMs: 60_000 }),
 });
 

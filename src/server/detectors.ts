@@ -62,13 +62,15 @@ export class DetectorService {
   readonly #settings: DetectorSettings;
   readonly #clock: Clock;
   readonly #log: Logger;
+  readonly #onAlert: (detector: string) => void;
 
-  constructor(store: Store, incidents: IncidentService, settings: DetectorSettings, clock: Clock, log: Logger) {
+  constructor(store: Store, incidents: IncidentService, settings: DetectorSettings, clock: Clock, log: Logger, onAlert: (detector: string) => void = () => undefined) {
     this.#store = store;
     this.#incidents = incidents;
     this.#settings = settings;
     this.#clock = clock;
     this.#log = log;
+    this.#onAlert = onAlert;
   }
 
   async alerts(): Promise<Alert[]> {
@@ -86,6 +88,7 @@ export class DetectorService {
         await tx.putSetting(ALERTS_SETTING, [...all, alert].slice(-MAX_ALERTS));
         await tx.appendAudit({ type: 'detector.alert', actor: reporter.gateway, data: { ...alert } }, alert.at);
       });
+      this.#onAlert(alert.detector);
       this.#log.warn({ event: 'detector.alert', detector: alert.detector, cluster: alert.cluster, action: alert.action, incident: alert.incident }, alert.summary);
     }
     return alerts;

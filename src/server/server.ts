@@ -16,6 +16,7 @@ import { PolicyService } from './policy-service.ts';
 import { CaRotation } from './ca-rotation.ts';
 import { IncidentService } from './incidents.ts';
 import { DetectorService } from './detectors.ts';
+import { ControlPlaneMetrics, startMetricsServer } from '../telemetry/control-plane-metrics.ts';
 import { ControlPlaneSigner } from './signer.ts';
 import { AUDIT_SIGNER_PATH } from '../audit/checkpoint.ts';
 import { JobRunner, caExpiryJob } from './jobs.ts';
@@ -101,8 +102,10 @@ export async function startControlPlane(config: ServerConfig, options: StartOpti
       onTrustChanged: refreshTls,
     });
     const incidents = new IncidentService(store, rotations, auditSigner, clock);
-    const detectors = new DetectorService(store, incidents, config.detectors, clock, options.log);
-    app = buildApp({ store, ca, identities, events, policies, rotations, incidents, detectors, clock, log: options.log }, tls);
+    const metrics = new ControlPlaneMetrics({ authorities: () => store.listAuthorities(), openIncidents: async () => (await incidents.list()).filter((i) => i.status === 'open').length });
+    events.subscribe((event) => metrics.event(event.type));
+    const detectors = new DetectorService(store, incidents, config.detectors, clock, options.log, (detector) => metrics.alert(detector));
+    app = buildApp({ store, ca, identities, events, policies, rotations, incidents, detectors, metrics, clock, log: options.log }, tls);
     // Another replica changed what is trusted (a CA rotation step): follow it.
     events.subscribe((event) => {
       if (event.type !== 'trust.changed') return;
@@ -119,9 +122,10 @@ export async function startControlPlane(config: ServerConfig, options: StartOpti
     const renew = setInterval(() => void refreshTls(), config.tls.certTtlMs / 2);
     renew.unref();
 
+    const metricsServer = config.metrics ? await startMetricsServer(metrics, splitHostPort(config.metrics.listen)) : undefined;
     const jobs = new JobRunner(store, [caExpiryJob(store, clock)], options.log, replica);
     jobs.start(config.jobs.intervalMs);
-    options.log.info({ event: 'server.ready', url, spiffeId: tls.spiffeId, store: store.kind, replica }, 'control plane ready');
+    options.log.info({ event: 'server.ready', url, spiffeId: tls.spiffeId, store: store.kind, replica, metrics: metricsServer?.address ?? null }, 'control plane ready');
     return {
       url,
       spiffeId: tls.spiffeId,
@@ -132,6 +136,7 @@ export async function startControlPlane(config: ServerConfig, options: StartOpti
         clearInterval(renew);
         jobs.stop();
         events.stop();
+        await metricsServer?.close();
         await app.close();
         await store.close();
       },

@@ -61,6 +61,7 @@ export function registerWorkloadRoutes(app: FastifyInstance, deps: ServerDeps): 
       const buffered: Parameters<typeof send>[0][] = [];
       let replaying = true;
       const unsubscribe = deps.events.subscribe((event) => (replaying ? buffered.push(event) : send(event)));
+      deps.metrics.watchStreams.inc();
       for (const event of await deps.store.eventsSince(after, 1000)) send(event);
       replaying = false;
       for (const event of buffered) send(event);
@@ -69,6 +70,7 @@ export function registerWorkloadRoutes(app: FastifyInstance, deps: ServerDeps): 
       request.raw.socket.once('close', () => {
         clearInterval(heartbeat);
         unsubscribe();
+        deps.metrics.watchStreams.dec();
       });
     },
   );
