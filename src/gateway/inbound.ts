@@ -18,6 +18,7 @@ import { createMutualTlsListener } from './listener.ts';
 import type { RevocationList } from './revocations.ts';
 import type { TrustState } from './trust-state.ts';
 import { verifiedAgent } from './verified-agent.ts';
+import { TRACEPARENT, formatTraceparent, startHop } from '../telemetry/trace-context.ts';
 import type { DenyBurstDetector, SignalReporter } from './signals.ts';
 import type { Decision, GatewayMetrics } from '../telemetry/gateway-metrics.ts';
 
@@ -92,7 +93,8 @@ export function createInboundServer(deps: InboundDeps): GatewayListener {
     const socket = req.socket as TLSSocket;
     const method = req.method ?? 'GET';
     const path = (req.url ?? '/').split('?')[0]!;
-    let record: Record<string, unknown> = { method, path, host: req.headers.host ?? '' };
+    const hop = startHop('interlock.gateway.inbound', req.headers[TRACEPARENT], { 'interlock.cluster': config.cluster });
+    let record: Record<string, unknown> = { method, path, host: req.headers.host ?? '', traceId: hop.ctx.traceId, spanId: hop.ctx.spanId, ...(hop.parent ? { parentSpanId: hop.parent.spanId } : {}) };
     const started = performance.now();
     const outcome: { peer: string; identity: string | null; decision: Decision; code: string | null } = { peer: 'unknown', identity: null, decision: 'deny', code: null };
     try {
@@ -156,7 +158,7 @@ export function createInboundServer(deps: InboundDeps): GatewayListener {
         host: upstream.url.hostname,
         port: Number(upstream.url.port || (upstream.url.protocol === 'https:' ? 443 : 80)),
         agent: upstream.agent,
-        headers: { host: upstream.url.host, [CALLER_HEADER]: principal.id, [SOURCE_CLUSTER_HEADER]: sourceCluster },
+        headers: { host: upstream.url.host, [CALLER_HEADER]: principal.id, [SOURCE_CLUSTER_HEADER]: sourceCluster, [TRACEPARENT]: formatTraceparent(hop.ctx) },
         timeoutMs: config.limits.requestTimeoutMs,
         unavailableCode: 'IL_ERR_UPSTREAM_UNAVAILABLE',
       });
@@ -170,6 +172,8 @@ export function createInboundServer(deps: InboundDeps): GatewayListener {
       req.resume();
       sendError(res, failure, { [AUDIT_REF_HEADER]: `${config.cluster}:${written.seq}` });
     } finally {
+      hop.span.setAttributes({ 'interlock.caller': outcome.identity ?? '', 'interlock.peer_cluster': outcome.peer, 'interlock.decision': outcome.decision, ...(outcome.code ? { 'interlock.code': outcome.code } : {}) });
+      hop.span.end();
       deps.metrics.request('inbound', outcome.peer, outcome.identity, outcome.decision, outcome.code, (performance.now() - started) / 1000);
     }
   };

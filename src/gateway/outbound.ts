@@ -10,6 +10,7 @@ import type { Logger } from '../telemetry/logger.ts';
 import { splitHostPort, type GatewayConfig } from './config.ts';
 import { IDENTITY_HEADER, PURPOSE_HEADER, parsePurpose, signIdentityAssertion } from './identity-assertion.ts';
 import { parseTarget } from './routing.ts';
+import { TRACEPARENT, formatTraceparent, startHop } from '../telemetry/trace-context.ts';
 import { forwardRequest } from './forward.ts';
 import { sendError } from './http-util.ts';
 import { peerSpiffeId, tlsOptions, type TlsIdentity } from './tls-identity.ts';
@@ -64,6 +65,8 @@ export function createOutboundServer(deps: OutboundDeps): GatewayListener {
     const socket = req.socket as TLSSocket;
     const started = performance.now();
     const outcome: { peer: string; identity: string | null; decision: Decision; code: string | null } = { peer: 'unknown', identity: null, decision: 'deny', code: null };
+    const hop = startHop('interlock.gateway.outbound', req.headers[TRACEPARENT], { 'interlock.cluster': config.cluster });
+    let target: ReturnType<typeof parseTarget> | undefined;
     try {
       const caller = peerSpiffeId(socket);
       const callerSerial = peerSerial(socket);
@@ -77,7 +80,7 @@ export function createOutboundServer(deps: OutboundDeps): GatewayListener {
         throw new InterlockError('IL_ERR_AUTHN_NOT_LOCAL', `${caller.id} is not a workload of ${config.trustDomain}`, { field: 'peerCertificate' });
       }
       outcome.identity = caller.id;
-      const target = parseTarget(req.headers.host);
+      target = parseTarget(req.headers.host);
       const route = routes.get(target.cluster);
       if (route) outcome.peer = target.cluster;
       if (!route) {
@@ -106,7 +109,7 @@ export function createOutboundServer(deps: OutboundDeps): GatewayListener {
         host: route.host,
         port: route.port,
         agent: route.agent,
-        headers: { host: target.authority, [IDENTITY_HEADER]: assertion },
+        headers: { host: target.authority, [IDENTITY_HEADER]: assertion, [TRACEPARENT]: formatTraceparent(hop.ctx) },
         timeoutMs: config.limits.requestTimeoutMs,
         unavailableCode: 'IL_ERR_PEER_UNAVAILABLE',
         trustAnswerHeaders: true,
@@ -122,6 +125,14 @@ export function createOutboundServer(deps: OutboundDeps): GatewayListener {
       sendError(res, failure);
     } finally {
       deps.metrics.request('outbound', outcome.peer, outcome.identity, outcome.decision, outcome.code, (performance.now() - started) / 1000);
+      // The calling side's record of the call: with the inbound side's decision record it shares the trace id.
+      audit.append({
+        type: 'call.outbound',
+        actor: outcome.identity ?? 'unauthenticated',
+        data: { target: target ? `${target.cluster}/${target.service}` : String(req.headers.host ?? ''), method: req.method ?? 'GET', path: (req.url ?? '/').split('?')[0]!, outcome: outcome.decision, ...(outcome.code ? { code: outcome.code } : {}), traceId: hop.ctx.traceId, spanId: hop.ctx.spanId },
+      });
+      hop.span.setAttributes({ 'interlock.caller': outcome.identity ?? '', 'interlock.peer_cluster': outcome.peer, 'interlock.outcome': outcome.decision, ...(outcome.code ? { 'interlock.code': outcome.code } : {}) });
+      hop.span.end();
     }
   };
 

@@ -32,6 +32,7 @@ export function startSampleService(options: { name: string; cluster: string; ide
         cluster: options.cluster,
         caller: req.headers[CALLER_HEADER] ?? null,
         sourceCluster: req.headers[SOURCE_CLUSTER_HEADER] ?? null,
+        traceparent: req.headers.traceparent ?? null,
         method: req.method,
         path: req.url,
         bytesReceived: bytes,
