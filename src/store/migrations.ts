@@ -264,8 +264,53 @@ CREATE TRIGGER audit_records_no_truncate BEFORE TRUNCATE ON audit_records
   FOR EACH STATEMENT EXECUTE FUNCTION interlock_audit_append_only();
 `;
 
+/**
+ * Gateways' audit chains, shipped to the control plane (one chain per
+ * stream, usually a cluster's gateway). (stream, seq) is the key, so a batch
+ * sent twice is stored once; records are kept as the exact JSON that was
+ * hashed, append-only like the control plane's own chain.
+ */
+const GATEWAY_AUDIT_SQLITE = `
+CREATE TABLE gateway_audit (
+  stream TEXT NOT NULL,
+  seq INTEGER NOT NULL CHECK (seq > 0),
+  hash TEXT NOT NULL,
+  time TEXT NOT NULL,
+  type TEXT NOT NULL,
+  trace_id TEXT,
+  record TEXT NOT NULL,
+  received_at TEXT NOT NULL,
+  PRIMARY KEY (stream, seq)
+) STRICT;
+CREATE INDEX gateway_audit_trace_idx ON gateway_audit (trace_id);
+CREATE TRIGGER gateway_audit_no_update BEFORE UPDATE ON gateway_audit
+  BEGIN SELECT RAISE(ABORT, 'gateway_audit is append-only'); END;
+CREATE TRIGGER gateway_audit_no_delete BEFORE DELETE ON gateway_audit
+  BEGIN SELECT RAISE(ABORT, 'gateway_audit is append-only'); END;
+`;
+
+const GATEWAY_AUDIT_POSTGRES = `
+CREATE TABLE gateway_audit (
+  stream text NOT NULL,
+  seq bigint NOT NULL CHECK (seq > 0),
+  hash text NOT NULL,
+  time timestamptz NOT NULL,
+  type text NOT NULL,
+  trace_id text,
+  record text NOT NULL,
+  received_at timestamptz NOT NULL,
+  PRIMARY KEY (stream, seq)
+);
+CREATE INDEX gateway_audit_trace_idx ON gateway_audit (trace_id);
+CREATE TRIGGER gateway_audit_no_change BEFORE UPDATE OR DELETE ON gateway_audit
+  FOR EACH ROW EXECUTE FUNCTION interlock_audit_append_only();
+CREATE TRIGGER gateway_audit_no_truncate BEFORE TRUNCATE ON gateway_audit
+  FOR EACH STATEMENT EXECUTE FUNCTION interlock_audit_append_only();
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sqlite: INITIAL_SQLITE, postgres: INITIAL_POSTGRES },
+  { version: 2, name: 'gateway audit streams', sqlite: GATEWAY_AUDIT_SQLITE, postgres: GATEWAY_AUDIT_POSTGRES },
 ];
 
 export const LATEST_SCHEMA_VERSION: number = MIGRATIONS.length;

@@ -214,6 +214,17 @@ export interface StoreOps {
   appendAudit(event: AuditEvent, at: string): Promise<AuditRecord>;
   /** Records with seq > afterSeq, oldest first. */
   auditSince(afterSeq: number, limit?: number): Promise<AuditRecord[]>;
+
+  /**
+   * Appends a gateway's audit records (already checked against record.ts
+   * rules) to its stream: records already stored are skipped if identical,
+   * new ones must continue the chain. Stops at the first that does neither;
+   * `conflict` names it when it contradicts what is stored.
+   */
+  appendGatewayAudit(stream: string, records: readonly AuditRecord[], receivedAt: string): Promise<{ head: number; inserted: number; conflict: number | null }>;
+  gatewayAuditSince(stream: string, afterSeq: number, limit?: number): Promise<AuditRecord[]>;
+  /** The last record (seq and hash) of every stream. */
+  gatewayAuditHeads(): Promise<Array<{ stream: string; seq: number; hash: string }>>;
 }
 
 export interface Store extends StoreOps {

@@ -1,7 +1,8 @@
 /** Contract: policy versions, events, the audit chain, and how times are stored. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { computeRecordHash, GENESIS_HASH } from '../../src/audit/record.ts';
+import { computeRecordHash, GENESIS_HASH, nextRecord, type AuditRecord } from '../../src/audit/record.ts';
+import { fixedClock } from '../../src/clock.ts';
 import { assertValidChain, at, cluster, policy, rejectsWith, withStore, type OpenStore } from './fixtures.ts';
 
 export function logContract(open: OpenStore): void {
@@ -129,6 +130,43 @@ export function logContract(open: OpenStore): void {
       await rejectsWith(store.appendAudit({ type: 'x', data: {} }, 'yesterday'), 'IL_ERR_INTERNAL', 'at');
       const r = await store.appendAudit({ type: 'x', data: {} }, at(1));
       assert.equal(r.seq, 1);
+    }));
+  });
+
+  describe('gateway audit streams', () => {
+    /** A chain of n records as a gateway's audit file would hold them. */
+    const chain = (n: number, start: AuditRecord | undefined = undefined): AuditRecord[] => {
+      const records: AuditRecord[] = [];
+      let previous = start;
+      for (let i = 0; i < n; i++) {
+        previous = nextRecord(previous, { type: 'policy.decision', actor: 'spiffe://east.acme.internal/ns/interlock-system/sa/interlock-gateway', data: { decision: 'allow', traceId: `trace-${i}` } }, fixedClock(at(i)));
+        records.push(previous);
+      }
+      return records;
+    };
+
+    test('a batch is stored in order; sending it again stores nothing twice; heads and reads per stream', () => withStore(open, async (store) => {
+      const records = chain(5);
+      assert.deepEqual(await store.appendGatewayAudit('west', records.slice(0, 3), at(10)), { head: 3, inserted: 3, conflict: null });
+      // The answer was lost: the gateway resends 1-3 with 4-5.
+      assert.deepEqual(await store.appendGatewayAudit('west', records, at(11)), { head: 5, inserted: 2, conflict: null });
+      assert.deepEqual(await store.gatewayAuditSince('west', 0), records);
+      assert.deepEqual(await store.gatewayAuditSince('west', 3, 1), [records[3]]);
+      assert.deepEqual(await store.appendGatewayAudit('east', chain(1), at(12)), { head: 1, inserted: 1, conflict: null });
+      assert.deepEqual(await store.gatewayAuditHeads(), [
+        { stream: 'east', seq: 1, hash: chain(1)[0]!.hash },
+        { stream: 'west', seq: 5, hash: records[4]!.hash },
+      ]);
+    }));
+
+    test('a gap stops the batch at the head; a record that contradicts the stored one or does not link is a conflict', () => withStore(open, async (store) => {
+      const records = chain(4);
+      assert.deepEqual(await store.appendGatewayAudit('west', [records[0]!, records[2]!], at(10)), { head: 1, inserted: 1, conflict: null });
+      const forged = { ...records[0]!, hash: 'f'.repeat(64) };
+      assert.deepEqual(await store.appendGatewayAudit('west', [forged], at(11)), { head: 1, inserted: 0, conflict: 1 });
+      const other = chain(2, { ...records[0]!, hash: 'e'.repeat(64) })[0]!; // seq 2, but linked to another record 1
+      assert.deepEqual(await store.appendGatewayAudit('west', [other], at(12)), { head: 1, inserted: 0, conflict: 2 });
+      assert.deepEqual(await store.gatewayAuditSince('west', 0), [records[0]]);
     }));
   });
 

@@ -336,4 +336,16 @@ export class SqlOps implements StoreOps {
   async auditSince(afterSeq: number, limit?: number): Promise<AuditRecord[]> {
     return this.exec((s) => series.auditSince(s, afterSeq, limit));
   }
+
+  async appendGatewayAudit(stream: string, records: readonly AuditRecord[], receivedAt: string): Promise<{ head: number; inserted: number; conflict: number | null }> {
+    return this.exec((s) => series.appendGatewayAudit(s, stream, records, receivedAt));
+  }
+
+  async gatewayAuditSince(stream: string, afterSeq: number, limit?: number): Promise<AuditRecord[]> {
+    return this.exec((s) => series.gatewayAuditSince(s, stream, afterSeq, limit));
+  }
+
+  async gatewayAuditHeads(): Promise<Array<{ stream: string; seq: number; hash: string }>> {
+    return this.exec((s) => series.gatewayAuditHeads(s));
+  }
 }

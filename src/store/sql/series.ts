@@ -75,3 +75,47 @@ function sinceQuery(columns: string, table: string, key: string, after: number, 
 function indexText(value: string): string {
   return value.replace(/\u0000/g, '\uFFFD');
 }
+
+/**
+ * Appends a gateway's records to its stream. Records at or below the stored
+ * head must be the very records stored (a batch resent after a lost answer);
+ * the next ones must link to the head (record.ts rules, checked by the
+ * caller). Stops at the first record that is neither, and returns the head,
+ * so the sender resends from there.
+ */
+export async function appendGatewayAudit(s: SqlSession, stream: string, records: readonly AuditRecord[], receivedAt: string): Promise<{ head: number; inserted: number; conflict: number | null }> {
+  return s.sequenced(async (q) => {
+    const tip = firstOrUndefined(await q.all('SELECT seq, hash FROM gateway_audit WHERE stream = ? ORDER BY seq DESC LIMIT 1', [stream]));
+    let head = tip ? rows.int(tip, 'seq') : 0;
+    let headHash = tip ? String(tip.hash) : '0'.repeat(64);
+    let inserted = 0;
+    for (const record of records) {
+      if (record.seq <= head) {
+        const stored = firstOrUndefined(await q.all('SELECT hash FROM gateway_audit WHERE stream = ? AND seq = ?', [stream, record.seq]));
+        if (!stored || String(stored.hash) !== record.hash) return { head, inserted, conflict: record.seq };
+        continue;
+      }
+      if (record.seq !== head + 1 || record.prev !== headHash) return { head, inserted, conflict: record.seq === head + 1 ? record.seq : null };
+      const traceId = typeof record.data.traceId === 'string' ? record.data.traceId : null;
+      await q.run('INSERT INTO gateway_audit (stream, seq, hash, time, type, trace_id, record, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
+        stream, record.seq, record.hash, isoTime(record.time, 'time'), indexText(record.type), traceId, JSON.stringify(record), isoTime(receivedAt, 'receivedAt'),
+      ]);
+      head = record.seq;
+      headHash = record.hash;
+      inserted++;
+    }
+    return { head, inserted, conflict: null };
+  });
+}
+
+export async function gatewayAuditSince(s: SqlSession, stream: string, afterSeq: number, limit: number | undefined): Promise<AuditRecord[]> {
+  const after = checkCursor(afterSeq, 'afterSeq');
+  const max = checkLimit(limit);
+  const sql = `SELECT record FROM gateway_audit WHERE stream = ? AND seq > ? ORDER BY seq${max === undefined ? '' : ' LIMIT ?'}`;
+  return (await s.all(sql, max === undefined ? [stream, after] : [stream, after, max])).map(rows.toAuditRecord);
+}
+
+export async function gatewayAuditHeads(s: SqlSession): Promise<Array<{ stream: string; seq: number; hash: string }>> {
+  const found = await s.all('SELECT g.stream, g.seq, g.hash FROM gateway_audit g JOIN (SELECT stream, MAX(seq) AS seq FROM gateway_audit GROUP BY stream) m ON g.stream = m.stream AND g.seq = m.seq ORDER BY g.stream');
+  return found.map((r) => ({ stream: String(r.stream), seq: rows.int(r, 'seq'), hash: String(r.hash) }));
+}
