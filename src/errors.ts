@@ -63,6 +63,7 @@ export const ERRORS = {
 
   IL_ERR_AUDIT_LOG_UNREADABLE: { status: 500, title: 'An audit log could not be read or written' },
   IL_ERR_AUDIT_CHAIN_BROKEN: { status: 500, title: 'An audit record was altered, removed or reordered' },
+  IL_ERR_AUDIT_BATCH_REFUSED: { status: 409, title: "A gateway's audit batch holds an altered record, or does not continue the chain the control plane holds for that stream" },
 
   IL_ERR_STORE_UNAVAILABLE: { status: 503, title: 'The store (SQLite file or PostgreSQL server) cannot be reached or opened' },
   IL_ERR_STORE_MIGRATION_FAILED: { status: 500, title: 'A schema migration failed or the schema is newer than this program' },

@@ -21,6 +21,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 export class AuditLog {
   readonly path: string;
   readonly #clock: Clock;
+  readonly #listeners: Array<(record: AuditRecord) => void> = [];
   #dirReady = false;
 
   constructor(path: string, clock: Clock = systemClock) {
@@ -28,8 +29,19 @@ export class AuditLog {
     this.#clock = clock;
   }
 
+  /** Called with each record this process appends (the shipper counts its spool with it). */
+  onAppend(listener: (record: AuditRecord) => void): void {
+    this.#listeners.push(listener);
+  }
+
   /** Appends one event as the next record of the chain and returns that record. */
   append(event: AuditEvent): AuditRecord {
+    const record = this.#append(event);
+    for (const listener of this.#listeners) listener(record);
+    return record;
+  }
+
+  #append(event: AuditEvent): AuditRecord {
     try {
       if (!this.#dirReady) {
         mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });

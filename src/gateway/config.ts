@@ -82,7 +82,11 @@ export const gatewayConfigSchema = z.strictObject({
   ]),
   /** Health and readiness over plain HTTP; bind to loopback or a pod-local address. */
   admin: z.strictObject({ listen: hostPort }).optional(),
-  audit: z.strictObject({ file: z.string().min(1) }),
+  audit: z.strictObject({
+    file: z.string().min(1),
+    /** Name of this gateway's chain at the control plane: the cluster name (default), or <cluster>/<name> when a cluster runs several gateways. */
+    stream: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\/[a-z0-9][-a-z0-9]{0,62})?$/, 'must be <cluster> or <cluster>/<name>').optional(),
+  }),
   limits: z
     .strictObject({
       /** Whole-request deadline, from first byte to last byte of the answer. */
@@ -125,7 +129,7 @@ function withResolvedPaths(config: GatewayConfig, path: string): GatewayConfig {
             ...(config.identity.k8sTokenFile ? { k8sTokenFile: resolveFrom(path, config.identity.k8sTokenFile) } : {}),
           },
     policy: 'file' in config.policy ? { file: resolveFrom(path, config.policy.file) } : config.policy,
-    audit: { file: resolveFrom(path, config.audit.file) },
+    audit: { ...config.audit, file: resolveFrom(path, config.audit.file) },
   };
 }
 

@@ -20,6 +20,7 @@ import { openControlLink, type ControlLink } from './control-link.ts';
 import { RevocationList } from './revocations.ts';
 import { TrustState } from './trust-state.ts';
 import { DenyBurstDetector, SignalReporter } from './signals.ts';
+import { AuditShipper } from './audit-shipper.ts';
 import { normalizeSerial } from '../pki/serial.ts';
 import type { TlsIdentity } from './tls-identity.ts';
 
@@ -82,7 +83,7 @@ function controlLinkFor(config: GatewayConfig, source: IdentitySource): ControlL
 }
 
 /** What the metrics read from the gateway at scrape time. */
-function gatewayState(parts: { source: IdentitySource; policy: PolicyState; trust: TrustState; revocations: RevocationList; clock: Clock }): GatewayStateSource {
+function gatewayState(parts: { source: IdentitySource; policy: PolicyState; trust: TrustState; revocations: RevocationList; clock: Clock; shipper: AuditShipper | undefined }): GatewayStateSource {
   const secondsLeft = (notAfter: Date) => (notAfter.getTime() - parts.clock.now().getTime()) / 1000;
   return {
     certificateExpiry: () => {
@@ -98,6 +99,7 @@ function gatewayState(parts: { source: IdentitySource; policy: PolicyState; trus
     policyCache: () => parts.policy.cacheStats(),
     revokedSerials: () => parts.revocations.size,
     trustedAuthorities: () => parts.trust.serials().length,
+    auditSpoolDepth: () => parts.shipper?.spoolDepth ?? null,
     expiryAlerts: () => expiryAlerts(expiringItems(parts.source, parts.policy, parts.trust), parts.clock.now()).length,
   };
 }
@@ -138,10 +140,16 @@ export async function startGateway(config: GatewayConfig, options: { log: Logger
     );
   });
   const identity = effective();
+  // The local chain is the spool; records reach the control plane from it in order, exactly once.
+  const shipper = link ? new AuditShipper({ path: config.audit.file, stream: config.audit.stream ?? config.cluster, link, log: options.log }) : undefined;
+  if (shipper) {
+    audit.onAppend((record) => shipper.appended(record));
+    shipper.start();
+  }
   const signals = new SignalReporter(clock);
   if (link) signals.attach(link);
   const denyBursts = new DenyBurstDetector({ threshold: config.limits.denyBurstThreshold, windowMs: config.limits.denyBurstWindowMs, clock, signals });
-  const metrics = new GatewayMetrics(config.cluster, gatewayState({ source, policy, trust, revocations, clock }));
+  const metrics = new GatewayMetrics(config.cluster, gatewayState({ source, policy, trust, revocations, clock, shipper }));
   const deps = { config, identity, audit, clock, log: options.log, revocations, trust, signals, metrics };
   const inboundListener = createInboundServer({ ...deps, policy, denyBursts });
   const outboundListener = createOutboundServer(deps);
@@ -172,6 +180,7 @@ export async function startGateway(config: GatewayConfig, options: { log: Logger
       stopRevocations();
       trustSync?.stop();
       signals.close();
+      shipper?.stop();
       stopExpiryWatch();
       link?.close();
       source.close();

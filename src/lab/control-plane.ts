@@ -24,6 +24,7 @@ export interface LabControlPlane {
   readonly metrics: { host: string; port: number };
   /** The bootstrap admin (operator, key-custodian, auditor). */
   readonly admin: ApiConnection;
+  /** The running server process (a new one after restart()). */
   readonly process: ChildProcess;
   call<T>(method: string, path: string, body?: unknown, as?: ApiConnection): Promise<T>;
   /**
@@ -33,6 +34,8 @@ export interface LabControlPlane {
    */
   stealClusterCa(cluster: string): Promise<ClusterCa>;
   stop(): Promise<void>;
+  /** Kills the server (SIGKILL, as a crash would) and starts it again on the same port and store. */
+  restart(): Promise<void>;
 }
 
 /** Starts `interlock server` on loopback with an SQLite store in the lab folder. */
@@ -54,10 +57,12 @@ export async function startLabControlPlane(dir: string, options: { organization:
     0o644,
   );
   const tokenFile = join(base, 'admin.token');
-  const { child, ready } = await spawnInterlock(['server', '--config', configPath, '--bootstrap-admin-token-file', tokenFile], {
-    logPath: join(base, 'server.log'),
-    readyEvent: 'server.ready',
-  });
+  const spawnServer = () =>
+    spawnInterlock(['server', '--config', configPath, '--bootstrap-admin-token-file', tokenFile], {
+      logPath: join(base, 'server.log'),
+      readyEvent: 'server.ready',
+    });
+  let { child, ready } = await spawnServer();
   const bundlePem = await exportBundle(storeSpec);
   const bundleFile = join(base, 'bundle.pem');
   writeFileAtomic(bundleFile, bundlePem, 0o644);
@@ -72,7 +77,9 @@ export async function startLabControlPlane(dir: string, options: { organization:
     configPath,
     metrics: splitHostPort(String(ready.metrics)),
     admin,
-    process: child,
+    get process() {
+      return child;
+    },
     stealClusterCa: async (cluster) => {
       const store = await openStore(storeSpec);
       try {
@@ -83,5 +90,11 @@ export async function startLabControlPlane(dir: string, options: { organization:
     },
     call: async <T>(method: string, path: string, body?: unknown, as: ApiConnection = admin) => (await apiRequest<T>(as, method, path, body)).body,
     stop: () => stopChild(child),
+    restart: async () => {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+      ({ child, ready } = await spawnServer());
+    },
   };
 }

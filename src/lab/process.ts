@@ -15,7 +15,7 @@ export function spawnInterlock(args: readonly string[], options: { logPath: stri
   const child = spawn(process.execPath, [CLI, ...args, '--stop-with-stdin'], { stdio: ['pipe', 'pipe', 'pipe'], env: options.env ?? process.env });
   const timeoutMs = options.timeoutMs ?? 30_000;
   return new Promise((resolvePromise, reject) => {
-    const log = createWriteStream(options.logPath);
+    const log = createWriteStream(options.logPath, { flags: 'a' });
     let buffered = '';
     let stderr = '';
     const timer = setTimeout(() => {

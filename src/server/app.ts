@@ -16,6 +16,7 @@ import { registerPolicyBundleRoutes } from './routes/policy-bundles.ts';
 import { registerRevocationRoutes } from './routes/revocations.ts';
 import { registerTrustRoutes } from './routes/trust.ts';
 import { registerIncidentRoutes } from './routes/incidents.ts';
+import { registerAuditStreamRoutes } from './routes/audit-streams.ts';
 import type { IncidentService } from './incidents.ts';
 import type { DetectorService } from './detectors.ts';
 import type { ControlPlaneMetrics } from '../telemetry/control-plane-metrics.ts';
@@ -127,5 +128,6 @@ export function buildApp(deps: ServerDeps, tls: TlsMaterial): FastifyInstance {
   registerRevocationRoutes(app, deps);
   registerTrustRoutes(app, deps);
   registerIncidentRoutes(app, deps);
+  registerAuditStreamRoutes(app, deps);
   return app;
 }

@@ -16,6 +16,8 @@ export interface GatewayStateSource {
   revokedSerials(): number;
   trustedAuthorities(): number;
   expiryAlerts(): number;
+  /** Audit records not yet acknowledged by the control plane; null without one. */
+  auditSpoolDepth(): number | null;
 }
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -105,6 +107,15 @@ export class GatewayMetrics {
     });
     new Gauge({ name: METRIC.revokedSerials, help: 'Revoked, unexpired certificate serials the gateway refuses', registers, collect() { this.set(source.revokedSerials()); } });
     new Gauge({ name: METRIC.trustedAuthorities, help: 'CAs in the trust document the gateway holds', registers, collect() { this.set(source.trustedAuthorities()); } });
+    new Gauge({
+      name: METRIC.auditSpoolDepth,
+      help: 'Audit records kept in the local spool, not yet acknowledged by the control plane',
+      registers,
+      collect() {
+        const depth = source.auditSpoolDepth();
+        if (depth !== null) this.set(depth);
+      },
+    });
     new Gauge({ name: METRIC.expiryAlerts, help: 'Certificates or bundles with a third or less of their life left (renewal failing)', registers, collect() { this.set(source.expiryAlerts()); } });
   }
 

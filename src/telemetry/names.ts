@@ -20,6 +20,7 @@ export const METRIC = {
   revokedSerials: 'interlock_gateway_revoked_serials',
   trustedAuthorities: 'interlock_gateway_trusted_authorities',
   expiryAlerts: 'interlock_gateway_expiry_alerts',
+  auditSpoolDepth: 'interlock_gateway_audit_spool_depth',
   // Control plane.
   apiRequests: 'interlock_api_requests_total',
   apiRequestDuration: 'interlock_api_request_duration_seconds',

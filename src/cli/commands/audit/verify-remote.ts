@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { fetchControlPlaneAudit } from '../../../client/audit.ts';
+import { fetchControlPlaneAudit, fetchGatewayStream, listGatewayStreams } from '../../../client/audit.ts';
 import { verifyRecordChain } from '../../../audit/verify-records.ts';
 import { InterlockError } from '../../../errors.ts';
 import { EXIT_FAILED, EXIT_OK, action } from '../../run.ts';
@@ -7,16 +7,18 @@ import { connectionFrom, output, withApi, type ApiOptions } from '../../api-opti
 
 export function registerAuditVerifyRemote(audit: Command): void {
   withApi(audit.command('verify-server'))
-    .description("check the control plane's audit chain, read through its API (role auditor); exits 1 with IL_ERR_AUDIT_CHAIN_BROKEN if broken")
+    .description("check the control plane's audit chain and every gateway chain shipped to it, read through its API (role auditor); exits 1 with IL_ERR_AUDIT_CHAIN_BROKEN if one is broken")
     .action(
       action(async (options: ApiOptions) => {
         const connection = connectionFrom(options);
-        const result = verifyRecordChain(await fetchControlPlaneAudit(connection));
-        output(options, { server: connection.server, ...result }, (r) =>
-          r.ok ? `ok      ${r.server}: ${r.count} records, head ${r.head.slice(0, 16)}…` : `BROKEN  ${r.server}`,
+        const chains = [{ name: 'control plane', result: verifyRecordChain(await fetchControlPlaneAudit(connection)) }];
+        for (const { stream } of await listGatewayStreams(connection)) chains.push({ name: `gateway stream ${stream}`, result: verifyRecordChain(await fetchGatewayStream(connection, stream)) });
+        output(options, { server: connection.server, chains: chains.map((c) => ({ name: c.name, ...c.result })) }, (r) =>
+          r.chains.map((c) => (c.ok ? `ok      ${c.name}: ${c.count} records, head ${c.head.slice(0, 16)}…` : `BROKEN  ${c.name}: at record ${c.badSeq}: ${c.reason}`)).join('\n'),
         );
-        if (!result.ok) {
-          const error = new InterlockError('IL_ERR_AUDIT_CHAIN_BROKEN', `record ${result.badSeq} of the control plane chain: ${result.reason}`, { field: 'audit' });
+        const broken = chains.find((c) => !c.result.ok);
+        if (broken && !broken.result.ok) {
+          const error = new InterlockError('IL_ERR_AUDIT_CHAIN_BROKEN', `record ${broken.result.badSeq} of the ${broken.name} chain: ${broken.result.reason}`, { field: 'audit' });
           process.stderr.write(`interlock: error ${error.toLine()}\n`);
           return EXIT_FAILED;
         }
