@@ -54,3 +54,15 @@ export async function verifyExcerpt(excerpt: AuditExcerpt, roots: readonly x509.
   }
   return { count: excerpt.records.length, checkpoint };
 }
+
+/**
+ * What hash links alone cannot show: a chain shorter than a checkpoint once
+ * signed for it (records cut off the end), or holding another record at the
+ * checkpointed position (rewritten). Returns the problem, or undefined.
+ */
+export function checkpointProblem(records: ReadonlyArray<{ seq: number; hash: string }>, checkpoint: Pick<Checkpoint, 'seq' | 'hash' | 'at'>): string | undefined {
+  const at = records[checkpoint.seq - 1];
+  if (!at) return `the chain has ${records.length} records, but a checkpoint signed at ${checkpoint.at} says it had ${checkpoint.seq} (records removed from the end)`;
+  if (at.seq !== checkpoint.seq || at.hash !== checkpoint.hash) return `record ${checkpoint.seq} differs from the one checkpointed at ${checkpoint.at} (chain rewritten)`;
+  return undefined;
+}

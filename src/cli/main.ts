@@ -18,6 +18,7 @@ import { registerServer } from './commands/server/run.ts';
 import { registerCheck } from './commands/check/check.ts';
 import { registerAuditVerify } from './commands/audit/verify.ts';
 import { registerAuditVerifyRemote } from './commands/audit/verify-remote.ts';
+import { registerAuditExport } from './commands/audit/export.ts';
 import { registerLabUp } from './commands/lab/up.ts';
 import { registerAuditVerifyEvidence, registerIncident } from './commands/incident/incident.ts';
 import { reportError } from './run.ts';
@@ -62,6 +63,7 @@ export function buildProgram(): Command {
   registerAuditVerify(audit);
   registerAuditVerifyRemote(audit);
   registerAuditVerifyEvidence(audit);
+  registerAuditExport(audit);
 
   const lab = program.command('lab').description('a whole multi-cluster world on one machine');
   registerLabUp(lab);

@@ -20,6 +20,7 @@ import { registerAuditStreamRoutes } from './routes/audit-streams.ts';
 import type { IncidentService } from './incidents.ts';
 import type { DetectorService } from './detectors.ts';
 import type { ControlPlaneMetrics } from '../telemetry/control-plane-metrics.ts';
+import type { AuditService } from './audit-service.ts';
 import type { CaRotation } from './ca-rotation.ts';
 
 export interface ServerDeps {
@@ -32,6 +33,7 @@ export interface ServerDeps {
   readonly incidents: IncidentService;
   readonly detectors: DetectorService;
   readonly metrics: ControlPlaneMetrics;
+  readonly audit: AuditService;
   readonly clock: Clock;
   readonly log: Logger;
 }

@@ -16,6 +16,7 @@ import { PolicyService } from './policy-service.ts';
 import { CaRotation } from './ca-rotation.ts';
 import { IncidentService } from './incidents.ts';
 import { DetectorService } from './detectors.ts';
+import { AuditService, auditCheckpointJob } from './audit-service.ts';
 import { ControlPlaneMetrics, startMetricsServer } from '../telemetry/control-plane-metrics.ts';
 import { ControlPlaneSigner } from './signer.ts';
 import { AUDIT_SIGNER_PATH } from '../audit/checkpoint.ts';
@@ -105,7 +106,8 @@ export async function startControlPlane(config: ServerConfig, options: StartOpti
     const metrics = new ControlPlaneMetrics({ authorities: () => store.listAuthorities(), openIncidents: async () => (await incidents.list()).filter((i) => i.status === 'open').length });
     events.subscribe((event) => metrics.event(event.type));
     const detectors = new DetectorService(store, incidents, config.detectors, clock, options.log, (detector) => metrics.alert(detector));
-    app = buildApp({ store, ca, identities, events, policies, rotations, incidents, detectors, metrics, clock, log: options.log }, tls);
+    const audit = new AuditService(store, auditSigner, clock);
+    app = buildApp({ store, ca, identities, events, policies, rotations, incidents, detectors, metrics, audit, clock, log: options.log }, tls);
     // Another replica changed what is trusted (a CA rotation step): follow it.
     events.subscribe((event) => {
       if (event.type !== 'trust.changed') return;
@@ -123,7 +125,7 @@ export async function startControlPlane(config: ServerConfig, options: StartOpti
     renew.unref();
 
     const metricsServer = config.metrics ? await startMetricsServer(metrics, splitHostPort(config.metrics.listen)) : undefined;
-    const jobs = new JobRunner(store, [caExpiryJob(store, clock)], options.log, replica);
+    const jobs = new JobRunner(store, [caExpiryJob(store, clock), auditCheckpointJob(audit)], options.log, replica);
     jobs.start(config.jobs.intervalMs);
     options.log.info({ event: 'server.ready', url, spiffeId: tls.spiffeId, store: store.kind, replica, metrics: metricsServer?.address ?? null }, 'control plane ready');
     return {

@@ -280,3 +280,11 @@ describe('audit record hash', () => {
     assert.equal(computeRecordHash(JSON.parse(JSON.stringify(record)) as AuditRecord), record.hash);
   });
 });
+
+test('a checkpoint catches records cut off the end of a chain, and a rewritten chain', async () => {
+  const { checkpointProblem } = await import('../../src/audit/checkpoint.ts');
+  const chain = [{ seq: 1, hash: 'a' }, { seq: 2, hash: 'b' }, { seq: 3, hash: 'c' }];
+  assert.equal(checkpointProblem(chain, { seq: 2, hash: 'b', at: 't' }), undefined);
+  assert.match(checkpointProblem(chain.slice(0, 1), { seq: 2, hash: 'b', at: 't' })!, /has 1 records, but a checkpoint signed at t says it had 2/);
+  assert.match(checkpointProblem([{ seq: 1, hash: 'a' }, { seq: 2, hash: 'x' }], { seq: 2, hash: 'b', at: 't' })!, /record 2 differs/);
+});

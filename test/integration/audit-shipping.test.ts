@@ -96,4 +96,37 @@ describe('gateway audit chains shipped to the control plane', () => {
     const asWorkload = { server: world.controlPlane.url, bundlePem: billing.bundlePem, certPem: billing.certPem, keyPem: billing.keyPem };
     await assert.rejects(world.controlPlane.call('POST', '/v1/audit/streams/west/records', { records: local(world.clusters.get('west')!.gateway.auditPath).slice(0, 1) }, asWorkload), (error: Error & { code?: string }) => error.code === 'IL_ERR_AUTHN_NOT_A_GATEWAY');
   });
+
+  test('signed checkpoints, a portable export that verifies offline, and queries across the chains', async () => {
+    const tokenFile = join(world.dir, 'auditor.token');
+    const cli = (...args: string[]) => runCliAsync([...args, '--server', world.controlPlane.url, '--ca-file', world.controlPlane.bundleFile, '--token-file', tokenFile]);
+    const signed = await world.controlPlane.call<Array<{ stream: string; seq: number }>>('POST', '/v1/audit/checkpoints', {}, { ...world.controlPlane.admin, token: auditor.token });
+    assert.deepEqual(signed.map((c) => c.stream).sort(), ['control-plane', 'east', 'west']);
+    const verified = await cli('audit', 'verify-server');
+    assert.equal(verified.status, 0, verified.stderr);
+    assert.match(verified.stdout, /gateway stream west: \d+ records, head \w+…; checkpoint #\d+ of \S+ holds/);
+
+    const file = join(world.dir, 'west-export.json');
+    const exported = await cli('audit', 'export', '--stream', 'west', '--out', file);
+    assert.equal(exported.status, 0, exported.stderr);
+    const offline = await runCliAsync(['audit', 'verify-export', file, '--ca-file', world.controlPlane.bundleFile]);
+    assert.equal(offline.status, 0, offline.stderr);
+    assert.match(offline.stdout, /^ok .* records of west up to #\d+, checkpoint signed/);
+    const bundle = JSON.parse(readFileSync(file, 'utf8')) as { records: Array<{ data: Record<string, unknown> }> };
+    bundle.records.pop(); // drop the last record: the head no longer matches the checkpoint
+    writeFileSync(file, JSON.stringify(bundle));
+    const cut = await runCliAsync(['audit', 'verify-export', file, '--ca-file', world.controlPlane.bundleFile]);
+    assert.equal(cut.status, 1);
+    assert.match(cut.stderr, /IL_ERR_AUDIT_CHAIN_BROKEN: the excerpt ends at record/);
+
+    const denials = await cli('audit', 'query', '--stream', 'west', '--decision', 'deny', '--json');
+    assert.equal(denials.status, 0, denials.stderr);
+    const rows = JSON.parse(denials.stdout) as Array<{ type: string; data: { principal: string } }>;
+    assert.equal(rows.length, 5);
+    assert.ok(rows.every((r) => r.type === 'policy.decision' && r.data.principal === 'spiffe://east.acme.internal/ns/analytics/sa/reporting'));
+    const traceId = (rows[0]!.data as unknown as { traceId: string }).traceId;
+    const traced = await cli('audit', 'query', '--trace-id', traceId, '--json');
+    // The decision (west) is recorded before the caller's gateway records the answered call (east).
+    assert.deepEqual((JSON.parse(traced.stdout) as Array<{ stream: string; type: string }>).map((r) => `${r.stream} ${r.type}`), ['west policy.decision', 'east call.outbound']);
+  });
 });

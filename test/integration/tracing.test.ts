@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type https from 'node:https';
 import { gatewaySpiffeId } from '../../src/identity/spiffe-id.ts';
@@ -10,7 +10,16 @@ import { parseTraceparent } from '../../src/telemetry/trace-context.ts';
 import { tempDir } from '../helpers/pki.ts';
 
 type Record = { seq: number; type: string; data: { traceId?: string; spanId?: string; parentSpanId?: string; decision?: string } };
-const records = (path: string): Record[] => readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record);
+const records = (path: string): Record[] => (existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record) : []);
+/** The calling gateway writes its record once the answer has gone out, so it may land a moment after the client has it. */
+async function eventually(path: string, match: (r: Record) => boolean): Promise<Record | undefined> {
+  for (let i = 0; i < 50; i++) {
+    const found = records(path).find(match);
+    if (found) return found;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return undefined;
+}
 
 describe('one trace id across clusters', () => {
   let world: LabWorld;
@@ -32,7 +41,7 @@ describe('one trace id across clusters', () => {
     const west = world.clusters.get('west')!;
     const result = await callThroughGateway(agent, east.gateway.outbound, { method: 'GET', host: 'billing.west.interlock', path: '/invoices/7', headers: { traceparent: `00-${traceId}-${callerSpan}-01` } });
     assert.equal(result.status, 200);
-    const eastCall = records(east.gateway.auditPath).find((r) => r.type === 'call.outbound' && r.data.traceId === traceId);
+    const eastCall = await eventually(east.gateway.auditPath, (r) => r.type === 'call.outbound' && r.data.traceId === traceId);
     const westDecision = records(west.gateway.auditPath).find((r) => r.type === 'policy.decision' && r.data.traceId === traceId);
     assert.ok(eastCall, 'east recorded the call with the trace id');
     assert.ok(westDecision, 'west recorded its decision with the trace id');
@@ -46,9 +55,10 @@ describe('one trace id across clusters', () => {
   test('a call without traceparent starts a trace at the first gateway, and a denied call is traced too', async () => {
     const east = world.clusters.get('east')!;
     const west = world.clusters.get('west')!;
+    const seenBefore = records(east.gateway.auditPath).at(-1)?.seq ?? 0;
     const denied = await callThroughGateway(agent, east.gateway.outbound, { method: 'DELETE', host: 'billing.west.interlock', path: '/invoices/7' });
     assert.equal(denied.status, 403);
-    const eastCall = records(east.gateway.auditPath).filter((r) => r.type === 'call.outbound').at(-1)!;
+    const eastCall = (await eventually(east.gateway.auditPath, (r) => r.type === 'call.outbound' && r.seq > seenBefore))!;
     assert.match(eastCall.data.traceId!, /^[0-9a-f]{32}$/);
     const westDecision = records(west.gateway.auditPath).find((r) => r.type === 'policy.decision' && r.data.traceId === eastCall.data.traceId);
     assert.equal(westDecision?.data.decision, 'deny');

@@ -57,6 +57,58 @@ export function registerAuditStreamRoutes(app: FastifyInstance, deps: ServerDeps
 
   app.get('/v1/audit/streams', { config: { auth: roles('auditor') } }, async () => store.gatewayAuditHeads());
 
+  app.get('/v1/audit/checkpoints', { config: { auth: roles('auditor') } }, async () => deps.audit.latestCheckpoints());
+  // On demand, besides the job's interval: e.g. right before an export or an investigation.
+  app.post('/v1/audit/checkpoints', { config: { auth: roles('auditor') } }, async () => deps.audit.checkpointAll());
+
+  const TIME = { type: 'string', format: 'date-time' } as const;
+  app.get<{ Querystring: { stream: string; from?: string; to?: string } }>(
+    '/v1/audit/export',
+    {
+      config: { auth: roles('auditor') },
+      schema: { querystring: { type: 'object', additionalProperties: false, required: ['stream'], properties: { stream: { anyOf: [STREAM, { const: 'control-plane' }] }, from: TIME, to: TIME } } },
+    },
+    async (request) => deps.audit.export(request.query.stream, isoOrUndefined(request.query.from), isoOrUndefined(request.query.to)),
+  );
+
+  app.get<{ Querystring: Record<string, string | number | undefined> }>(
+    '/v1/audit/query',
+    {
+      config: { auth: roles('auditor') },
+      schema: {
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            stream: { anyOf: [STREAM, { const: 'control-plane' }] },
+            principal: { type: 'string', maxLength: 2048 },
+            resource: { type: 'string', maxLength: 256 },
+            decision: { enum: ['allow', 'deny'] },
+            type: { type: 'string', maxLength: 128 },
+            traceId: { type: 'string', pattern: '^[0-9a-f]{32}$' },
+            since: TIME,
+            until: TIME,
+            limit: { type: 'integer', minimum: 1, maximum: 10_000 },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const q = request.query;
+      return deps.audit.query({
+        ...(q.stream ? { stream: String(q.stream) } : {}),
+        ...(q.principal ? { principal: String(q.principal) } : {}),
+        ...(q.resource ? { resource: String(q.resource) } : {}),
+        ...(q.decision ? { decision: q.decision as 'allow' | 'deny' } : {}),
+        ...(q.type ? { type: String(q.type) } : {}),
+        ...(q.traceId ? { traceId: String(q.traceId) } : {}),
+        ...(q.since ? { since: isoOrUndefined(String(q.since))! } : {}),
+        ...(q.until ? { until: isoOrUndefined(String(q.until))! } : {}),
+        ...(q.limit ? { limit: Number(q.limit) } : {}),
+      });
+    },
+  );
+
   app.get<{ Params: { stream: string }; Querystring: { after?: number; limit?: number } }>(
     '/v1/audit/streams/:stream',
     {
@@ -80,4 +132,9 @@ function checkOwnership(stream: string, cluster: string): void {
 function hashProblem(record: AuditRecord): string | undefined {
   const problem = chainLinkProblem(undefined, record);
   return problem?.startsWith('hash does not match') ? problem : undefined;
+}
+
+/** Records store times as Date#toISOString writes them; compare in that form. */
+function isoOrUndefined(value: string | undefined): string | undefined {
+  return value ? new Date(value).toISOString() : undefined;
 }
