@@ -24,17 +24,30 @@ export interface ForwardTarget {
  * either body: bodies of any size flow through with constant memory, and
  * backpressure is kept by pipe().
  */
-/** 'ok' once the next hop answered (whatever its status); 'failed' if it could not be reached or timed out. */
-export type ForwardOutcome = 'ok' | 'failed';
+/**
+ * `outcome` is 'ok' once the next hop answered (whatever its status) and
+ * 'failed' if it could not be reached or timed out; the byte counts are the
+ * bodies that crossed (for the audit record of the call).
+ */
+export interface ForwardResult {
+  readonly outcome: 'ok' | 'failed';
+  readonly status: number | null;
+  readonly requestBytes: number;
+  readonly responseBytes: number;
+}
 
-export function forwardRequest(req: IncomingMessage, res: ServerResponse, target: ForwardTarget): Promise<ForwardOutcome> {
+export function forwardRequest(req: IncomingMessage, res: ServerResponse, target: ForwardTarget): Promise<ForwardResult> {
   return new Promise((resolve) => {
     const transport = target.protocol === 'https:' ? https : http;
     let settled = false;
-    const finish = (outcome: ForwardOutcome = 'ok') => {
+    let status: number | null = null;
+    let requestBytes = 0;
+    let responseBytes = 0;
+    req.on('data', (chunk: Buffer) => (requestBytes += chunk.length));
+    const finish = (outcome: ForwardResult['outcome'] = 'ok') => {
       if (!settled) {
         settled = true;
-        resolve(outcome);
+        resolve({ outcome, status, requestBytes, responseBytes });
       }
     };
     const upstream = transport.request(
@@ -48,6 +61,8 @@ export function forwardRequest(req: IncomingMessage, res: ServerResponse, target
         ...(target.extraTlsOptions ?? {}),
       },
       (answer) => {
+        status = answer.statusCode ?? null;
+        answer.on('data', (chunk: Buffer) => (responseBytes += chunk.length));
         res.writeHead(answer.statusCode ?? 502, forwardableHeaders(answer.headers, target.trustAnswerHeaders === true));
         answer.pipe(res);
         answer.on('end', finish);

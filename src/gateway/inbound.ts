@@ -162,7 +162,7 @@ export function createInboundServer(deps: InboundDeps): GatewayListener {
         timeoutMs: config.limits.requestTimeoutMs,
         unavailableCode: 'IL_ERR_UPSTREAM_UNAVAILABLE',
       });
-      if (forwarded === 'failed') outcome.decision = 'error';
+      if (forwarded.outcome === 'failed') outcome.decision = 'error';
     } catch (error) {
       const failure = toInterlockError(error);
       outcome.code = failure.code;

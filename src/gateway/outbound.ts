@@ -67,6 +67,7 @@ export function createOutboundServer(deps: OutboundDeps): GatewayListener {
     const outcome: { peer: string; identity: string | null; decision: Decision; code: string | null } = { peer: 'unknown', identity: null, decision: 'deny', code: null };
     const hop = startHop('interlock.gateway.outbound', req.headers[TRACEPARENT], { 'interlock.cluster': config.cluster });
     let target: ReturnType<typeof parseTarget> | undefined;
+    let transfer: { status: number | null; requestBytes: number; responseBytes: number } | undefined;
     try {
       const caller = peerSpiffeId(socket);
       const callerSerial = peerSerial(socket);
@@ -114,9 +115,10 @@ export function createOutboundServer(deps: OutboundDeps): GatewayListener {
         unavailableCode: 'IL_ERR_PEER_UNAVAILABLE',
         trustAnswerHeaders: true,
       });
-      if (forwarded === 'ok') breaker.success();
+      if (forwarded.outcome === 'ok') breaker.success();
       else breaker.failure();
-      outcome.decision = forwarded === 'ok' ? 'allow' : 'error';
+      outcome.decision = forwarded.outcome === 'ok' ? 'allow' : 'error';
+      transfer = { status: forwarded.status, requestBytes: forwarded.requestBytes, responseBytes: forwarded.responseBytes };
     } catch (error) {
       const failure = toInterlockError(error);
       outcome.code = failure.code;
@@ -129,7 +131,7 @@ export function createOutboundServer(deps: OutboundDeps): GatewayListener {
       audit.append({
         type: 'call.outbound',
         actor: outcome.identity ?? 'unauthenticated',
-        data: { target: target ? `${target.cluster}/${target.service}` : String(req.headers.host ?? ''), method: req.method ?? 'GET', path: (req.url ?? '/').split('?')[0]!, outcome: outcome.decision, ...(outcome.code ? { code: outcome.code } : {}), traceId: hop.ctx.traceId, spanId: hop.ctx.spanId },
+        data: { target: target ? `${target.cluster}/${target.service}` : String(req.headers.host ?? ''), method: req.method ?? 'GET', path: (req.url ?? '/').split('?')[0]!, outcome: outcome.decision, ...(outcome.code ? { code: outcome.code } : {}), ...(transfer ?? {}), durationMs: Math.round((performance.now() - started) * 10) / 10, traceId: hop.ctx.traceId, spanId: hop.ctx.spanId },
       });
       hop.span.setAttributes({ 'interlock.caller': outcome.identity ?? '', 'interlock.peer_cluster': outcome.peer, 'interlock.outcome': outcome.decision, ...(outcome.code ? { 'interlock.code': outcome.code } : {}) });
       hop.span.end();

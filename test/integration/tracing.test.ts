@@ -44,6 +44,12 @@ describe('one trace id across clusters', () => {
     const eastCall = await eventually(east.gateway.auditPath, (r) => r.type === 'call.outbound' && r.data.traceId === traceId);
     const westDecision = records(west.gateway.auditPath).find((r) => r.type === 'policy.decision' && r.data.traceId === traceId);
     assert.ok(eastCall, 'east recorded the call with the trace id');
+    // The call record says what crossed: status, body sizes, duration.
+    const crossed = eastCall.data as unknown as { status: number; requestBytes: number; responseBytes: number; durationMs: number };
+    assert.equal(crossed.status, 200);
+    assert.equal(crossed.requestBytes, 0);
+    assert.equal(crossed.responseBytes, Buffer.byteLength(result.body));
+    assert.ok(crossed.durationMs > 0);
     assert.ok(westDecision, 'west recorded its decision with the trace id');
     assert.equal(westDecision.data.decision, 'allow');
     assert.equal(westDecision.data.parentSpanId, eastCall.data.spanId, "east's hop is the parent of west's");
