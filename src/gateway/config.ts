@@ -82,6 +82,8 @@ export const gatewayConfigSchema = z.strictObject({
   ]),
   /** Health and readiness over plain HTTP; bind to loopback or a pod-local address. */
   admin: z.strictObject({ listen: hostPort }).optional(),
+  /** Export spans over OTLP/HTTP (e.g. http://otel-collector:4318/v1/traces); none by default. */
+  tracing: z.strictObject({ otlpEndpoint: z.url({ protocol: /^https?$/ }) }).optional(),
   audit: z.strictObject({
     file: z.string().min(1),
     /** Name of this gateway's chain at the control plane: the cluster name (default), or <cluster>/<name> when a cluster runs several gateways. */

@@ -21,6 +21,7 @@ import { RevocationList } from './revocations.ts';
 import { TrustState } from './trust-state.ts';
 import { DenyBurstDetector, SignalReporter } from './signals.ts';
 import { AuditShipper } from './audit-shipper.ts';
+import { startTracing } from '../telemetry/tracing.ts';
 import { normalizeSerial } from '../pki/serial.ts';
 import type { TlsIdentity } from './tls-identity.ts';
 
@@ -106,6 +107,7 @@ function gatewayState(parts: { source: IdentitySource; policy: PolicyState; trus
 
 export async function startGateway(config: GatewayConfig, options: { log: Logger; clock?: Clock }): Promise<RunningGateway> {
   const clock = options.clock ?? systemClock;
+  const tracing = config.tracing ? startTracing({ serviceName: `interlock-gateway-${config.cluster}`, otlpEndpoint: config.tracing.otlpEndpoint, attributes: { 'interlock.cluster': config.cluster } }) : undefined;
   const audit = new AuditLog(config.audit.file, clock);
   const source = await openIdentitySource(config, options.log);
   const policy = new PolicyState(config.cluster, clock, options.log);
@@ -181,6 +183,7 @@ export async function startGateway(config: GatewayConfig, options: { log: Logger
       trustSync?.stop();
       signals.close();
       shipper?.stop();
+      await tracing?.close();
       stopExpiryWatch();
       link?.close();
       source.close();

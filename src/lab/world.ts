@@ -135,6 +135,8 @@ export interface LabOptions {
   readonly bundleTtlMs?: number;
   /** X.509-SVID lifetime for every lab identity (default: the control plane's, 1 h); tests shorten it to rotate every few seconds. */
   readonly svidTtlSeconds?: number;
+  /** OTLP/HTTP endpoint the gateways export their spans to (none by default). */
+  readonly otlpEndpoint?: string;
   /** Policy denials of one identity that make a gateway report a deny-burst (default 20 in 60 s). */
   readonly denyBurstThreshold?: number;
   /** How often gateways re-fetch the bundle without a watch event (default 60 s). */
@@ -232,6 +234,7 @@ export async function startLab(options: LabOptions): Promise<LabWorld> {
         admin: { listen: '127.0.0.1:0' },
         audit: { file: auditPath },
         ...(options.denyBurstThreshold ? { limits: { denyBurstThreshold: options.denyBurstThreshold } } : {}),
+        ...(options.otlpEndpoint ? { tracing: { otlpEndpoint: options.otlpEndpoint } } : {}),
       };
       writeFileAtomic(configPath, toYaml(config), 0o644);
       const { child, ready } = await spawnInterlock(['gateway', '--config', configPath], { logPath: join(p.base, 'gateway', 'gateway.log'), readyEvent: 'gateway.ready' });
