@@ -58,11 +58,12 @@ export async function verifyExcerpt(excerpt: AuditExcerpt, roots: readonly x509.
 /**
  * What hash links alone cannot show: a chain shorter than a checkpoint once
  * signed for it (records cut off the end), or holding another record at the
- * checkpointed position (rewritten). Returns the problem, or undefined.
+ * checkpointed position (rewritten). `count` is the chain's length and
+ * `atSeq` its record at the checkpoint's seq, if any. Returns the problem,
+ * or undefined.
  */
-export function checkpointProblem(records: ReadonlyArray<{ seq: number; hash: string }>, checkpoint: Pick<Checkpoint, 'seq' | 'hash' | 'at'>): string | undefined {
-  const at = records[checkpoint.seq - 1];
-  if (!at) return `the chain has ${records.length} records, but a checkpoint signed at ${checkpoint.at} says it had ${checkpoint.seq} (records removed from the end)`;
-  if (at.seq !== checkpoint.seq || at.hash !== checkpoint.hash) return `record ${checkpoint.seq} differs from the one checkpointed at ${checkpoint.at} (chain rewritten)`;
+export function checkpointProblem(count: number, atSeq: { seq: number; hash: string } | undefined, checkpoint: Pick<Checkpoint, 'seq' | 'hash' | 'at'>): string | undefined {
+  if (count < checkpoint.seq || !atSeq) return `the chain has ${count} records, but a checkpoint signed at ${checkpoint.at} says it had ${checkpoint.seq} (records removed from the end)`;
+  if (atSeq.seq !== checkpoint.seq || atSeq.hash !== checkpoint.hash) return `record ${checkpoint.seq} differs from the one checkpointed at ${checkpoint.at} (chain rewritten)`;
   return undefined;
 }

@@ -8,8 +8,9 @@ export type RecordChainVerification =
   | { readonly ok: true; readonly count: number; readonly head: string }
   | { readonly ok: false; readonly count: number; readonly badSeq: number; readonly reason: string };
 
-export function verifyRecordChain(records: readonly unknown[]): RecordChainVerification {
-  let previous: AuditRecord | undefined;
+/** `after`: the record just before these (when verifying page by page), or undefined from record 1. */
+export function verifyRecordChain(records: readonly unknown[], after?: AuditRecord): RecordChainVerification {
+  let previous: AuditRecord | undefined = after;
   for (const [index, value] of records.entries()) {
     const schemaProblem = recordSchemaProblem(value);
     const record = value as AuditRecord;

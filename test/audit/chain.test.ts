@@ -283,8 +283,8 @@ describe('audit record hash', () => {
 
 test('a checkpoint catches records cut off the end of a chain, and a rewritten chain', async () => {
   const { checkpointProblem } = await import('../../src/audit/checkpoint.ts');
-  const chain = [{ seq: 1, hash: 'a' }, { seq: 2, hash: 'b' }, { seq: 3, hash: 'c' }];
-  assert.equal(checkpointProblem(chain, { seq: 2, hash: 'b', at: 't' }), undefined);
-  assert.match(checkpointProblem(chain.slice(0, 1), { seq: 2, hash: 'b', at: 't' })!, /has 1 records, but a checkpoint signed at t says it had 2/);
-  assert.match(checkpointProblem([{ seq: 1, hash: 'a' }, { seq: 2, hash: 'x' }], { seq: 2, hash: 'b', at: 't' })!, /record 2 differs/);
+  const checkpoint = { seq: 2, hash: 'b', at: 't' };
+  assert.equal(checkpointProblem(3, { seq: 2, hash: 'b' }, checkpoint), undefined);
+  assert.match(checkpointProblem(1, undefined, checkpoint)!, /has 1 records, but a checkpoint signed at t says it had 2/);
+  assert.match(checkpointProblem(2, { seq: 2, hash: 'x' }, checkpoint)!, /record 2 differs/);
 });

@@ -1,8 +1,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { findAuditLogs, verifyAuditLog } from '../../../audit/verify.ts';
-import { verifyRecordChain } from '../../../audit/verify-records.ts';
-import { fetchControlPlaneAudit } from '../../../client/audit.ts';
+import { verifyRemoteChain } from '../../../client/audit.ts';
 import { startLab, type LabWorld } from '../../../lab/world.ts';
 import { runScenarios } from '../../../lab/demo.ts';
 import { runDetectionDemo } from '../../../lab/demo-detection.ts';
@@ -22,7 +21,7 @@ function gatewaysOf(world: LabWorld): DemoReport['gateways'] {
 
 /** The control plane's chain, read through the API as an auditor would, verified record by record. */
 async function controlPlaneAudit(world: LabWorld) {
-  return verifyRecordChain(await fetchControlPlaneAudit(world.controlPlane.admin));
+  return verifyRemoteChain(world.controlPlane.admin, 'control-plane');
 }
 
 async function runDemo(world: LabWorld): Promise<DemoReport> {
