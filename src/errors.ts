@@ -43,6 +43,8 @@ export const ERRORS = {
 
   IL_ERR_AUTHN_NOT_A_GATEWAY: { status: 403, title: 'The inbound listener was reached by a peer that is not a remote gateway' },
   IL_ERR_AUTHN_NOT_LOCAL: { status: 403, title: "The outbound listener was reached by a workload outside the gateway's trust domain" },
+  IL_ERR_REPLAY_DETECTED: { status: 401, title: 'A one-time request token (identity assertion jti) was presented a second time' },
+  IL_ERR_REPLAY_GUARD_FULL: { status: 503, title: "The gateway's replay guard is full of unexpired tokens, so it refuses new ones (fail closed)" },
   IL_ERR_IDENTITY_ASSERTION_INVALID: { status: 401, title: 'The workload identity carried by a remote gateway is missing, forged or stale' },
 
   IL_ERR_POLICY_INVALID: { status: 400, title: 'A policy file is not valid Cedar' },

@@ -104,8 +104,10 @@ export const gatewayConfigSchema = z.strictObject({
       /** Policy denials of one identity within denyBurstWindowMs that make a deny-burst signal for the control plane's detector. */
       denyBurstThreshold: z.number().int().min(2).max(100_000).default(20),
       denyBurstWindowMs: z.number().int().min(1_000).max(3_600_000).default(60_000),
+      /** Unexpired identity assertions the inbound side remembers to refuse replays; full means new ones are refused. */
+      replayGuardCapacity: z.number().int().min(1_000).max(50_000_000).default(1_000_000),
     })
-    .default({ requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, assertionMaxAgeMs: 60_000, peerFailureThreshold: 5, peerCooldownMs: 5_000, denyBurstThreshold: 20, denyBurstWindowMs: 60_000 }),
+    .default({ requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, assertionMaxAgeMs: 60_000, peerFailureThreshold: 5, peerCooldownMs: 5_000, denyBurstThreshold: 20, denyBurstWindowMs: 60_000, replayGuardCapacity: 1_000_000 }),
 });
 
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;

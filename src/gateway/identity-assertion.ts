@@ -74,7 +74,7 @@ function invalid(message: string): InterlockError {
 }
 
 /** Returns the calling workload's SPIFFE ID and declared purpose, or throws IL_ERR_IDENTITY_ASSERTION_INVALID. */
-export async function verifyIdentityAssertion(token: string | undefined, expect: AssertionExpectations): Promise<{ subject: SpiffeId; purpose?: string; serial?: string }> {
+export async function verifyIdentityAssertion(token: string | undefined, expect: AssertionExpectations): Promise<{ subject: SpiffeId; purpose?: string; serial?: string; jti: string; expiresAtMs: number }> {
   if (!token) throw invalid(`the peer gateway sent no ${IDENTITY_HEADER} header`);
   let payload;
   try {
@@ -106,5 +106,5 @@ export async function verifyIdentityAssertion(token: string | undefined, expect:
   }
   const purpose = typeof payload.pur === 'string' && PURPOSE.test(payload.pur) ? payload.pur : undefined;
   const serial = typeof payload.sn === 'string' ? payload.sn : undefined;
-  return { subject, ...(purpose ? { purpose } : {}), ...(serial ? { serial } : {}) };
+  return { subject, ...(purpose ? { purpose } : {}), ...(serial ? { serial } : {}), jti: String(payload.jti), expiresAtMs: Number(payload.exp) * 1000 };
 }

@@ -18,6 +18,7 @@ import { createMutualTlsListener } from './listener.ts';
 import type { RevocationList } from './revocations.ts';
 import type { TrustState } from './trust-state.ts';
 import { verifiedAgent } from './verified-agent.ts';
+import { ReplayGuard } from './replay-guard.ts';
 import { TRACEPARENT, formatTraceparent, startHop } from '../telemetry/trace-context.ts';
 import type { DenyBurstDetector, SignalReporter } from './signals.ts';
 import type { Decision, GatewayMetrics } from '../telemetry/gateway-metrics.ts';
@@ -79,6 +80,7 @@ export function createInboundServer(deps: InboundDeps): GatewayListener {
   const { config, identity, policy, audit, clock, log } = deps;
   let upstreams = buildUpstreams(config, identity, deps.revocations, deps.trust);
   const clustersByDomain = peerClusters(config);
+  const replays = new ReplayGuard(config.limits.replayGuardCapacity);
 
   const authenticatePeer = (socket: TLSSocket): { peer: SpiffeId; sourceCluster: string } => {
     const peer = peerSpiffeId(socket);
@@ -105,7 +107,7 @@ export function createInboundServer(deps: InboundDeps): GatewayListener {
       if (target.cluster !== config.cluster) {
         throw new InterlockError('IL_ERR_ROUTE_UNKNOWN_CLUSTER', `this is the gateway of ${config.cluster}, not ${target.cluster}`, { field: 'host' });
       }
-      const { subject: principal, purpose, serial } = await verifyIdentityAssertion(req.headers[IDENTITY_HEADER] as string | undefined, {
+      const { subject: principal, purpose, serial, jti, expiresAtMs } = await verifyIdentityAssertion(req.headers[IDENTITY_HEADER] as string | undefined, {
         peerKey: socket.getPeerX509Certificate()!.publicKey,
         peer,
         ownCluster: config.cluster,
@@ -114,6 +116,8 @@ export function createInboundServer(deps: InboundDeps): GatewayListener {
         maxAgeMs: config.limits.assertionMaxAgeMs,
         clock,
       });
+      // Each assertion is good for one request: a captured request sent again is refused while the assertion would still be accepted.
+      replays.check(`${peer.id}#${jti}`, expiresAtMs, clock.now().getTime());
       if (deps.revocations.has(serial)) {
         throw new InterlockError('IL_ERR_SVID_REVOKED', `certificate ${serial} of ${principal.id} is revoked`, { field: IDENTITY_HEADER });
       }

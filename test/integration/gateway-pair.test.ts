@@ -170,6 +170,14 @@ describe('a real gateway pair on loopback', () => {
     const valid = await signIdentityAssertion(createPrivateKey(gatewayKey), { ...claims, target: 'billing.west.interlock/x' }, fixedClock(new Date()));
     const ok = await callThroughGateway(agent, westIn(), { ...billing, method: 'GET', path: '/x', headers: { [IDENTITY_HEADER]: valid } });
     assert.equal(ok.status, 200, ok.body);
+    // The same signed request sent again (a captured request replayed) is refused.
+    const replayed = await callThroughGateway(agent, westIn(), { ...billing, method: 'GET', path: '/x', headers: { [IDENTITY_HEADER]: valid } });
+    assert.equal(replayed.status, 401);
+    assert.equal(replayed.errorCode, 'IL_ERR_REPLAY_DETECTED');
+    // An assertion dated beyond the allowed clock skew (5 s) is refused.
+    const future = await signIdentityAssertion(createPrivateKey(gatewayKey), { ...claims, target: 'billing.west.interlock/x' }, fixedClock(new Date(Date.now() + 120_000)));
+    const fromTheFuture = await callThroughGateway(agent, westIn(), { ...billing, method: 'GET', path: '/x', headers: { [IDENTITY_HEADER]: future } });
+    assert.equal(fromTheFuture.errorCode, 'IL_ERR_IDENTITY_ASSERTION_INVALID');
     const crossDomain = await signIdentityAssertion(createPrivateKey(gatewayKey), { ...claims, subject: 'spiffe://west.acme.internal/ns/billing/sa/billing', target: 'billing.west.interlock/x' }, fixedClock(new Date()));
     const vouchingForOthers = await callThroughGateway(agent, westIn(), { ...billing, method: 'GET', path: '/x', headers: { [IDENTITY_HEADER]: crossDomain } });
     assert.equal(vouchingForOthers.errorCode, 'IL_ERR_IDENTITY_ASSERTION_INVALID');
