@@ -55,6 +55,8 @@ export const ERRORS = {
   IL_ERR_POLICY_BUNDLE_INVALID: { status: 400, title: 'A policy bundle is malformed, its signature does not verify, or its signer is not the control plane' },
   IL_ERR_POLICY_BUNDLE_DOWNGRADE: { status: 409, title: 'A policy bundle is older than the one the gateway already enforces' },
 
+  IL_ERR_BODY_TOO_LARGE: { status: 413, title: 'The request body is larger than the gateway accepts (limits.maxBodyBytes)' },
+  IL_ERR_PEER_CONNECTION_LIMIT: { status: 429, title: 'A peer already holds as many connections to the listener as it may (limits.maxConnectionsPerPeer)' },
   IL_ERR_ROUTE_INVALID_HOST: { status: 400, title: 'The request does not name a target as <service>.<cluster>.interlock' },
   IL_ERR_ROUTE_UNKNOWN_CLUSTER: { status: 404, title: 'The request names a cluster this gateway has no peer for' },
   IL_ERR_ROUTE_UNKNOWN_SERVICE: { status: 404, title: 'The request names a service this cluster does not export' },

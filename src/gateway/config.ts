@@ -106,8 +106,29 @@ export const gatewayConfigSchema = z.strictObject({
       denyBurstWindowMs: z.number().int().min(1_000).max(3_600_000).default(60_000),
       /** Unexpired identity assertions the inbound side remembers to refuse replays; full means new ones are refused. */
       replayGuardCapacity: z.number().int().min(1_000).max(50_000_000).default(1_000_000),
+      /** Request line and headers together; larger is refused with 431 before any work is done. */
+      maxHeaderBytes: z.number().int().min(1_024).max(1_048_576).default(16_384),
+      /** Request body; larger is refused with 413 (at once if Content-Length says so, else when it is reached). */
+      maxBodyBytes: z.number().int().min(1_024).max(64 * 1_073_741_824).default(1_073_741_824),
+      /** Time a client has to send the request headers: a slow client cannot hold a connection open doing nothing. */
+      headersTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
+      /** Open connections one peer (a workload, or a peer gateway) may hold on a listener. */
+      maxConnectionsPerPeer: z.number().int().min(1).max(100_000).default(1_000),
     })
-    .default({ requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, assertionMaxAgeMs: 60_000, peerFailureThreshold: 5, peerCooldownMs: 5_000, denyBurstThreshold: 20, denyBurstWindowMs: 60_000, replayGuardCapacity: 1_000_000 }),
+    .default({
+      requestTimeoutMs: 30_000,
+      keepAliveTimeoutMs: 5_000,
+      assertionMaxAgeMs: 60_000,
+      peerFailureThreshold: 5,
+      peerCooldownMs: 5_000,
+      denyBurstThreshold: 20,
+      denyBurstWindowMs: 60_000,
+      replayGuardCapacity: 1_000_000,
+      maxHeaderBytes: 16_384,
+      maxBodyBytes: 1_073_741_824,
+      headersTimeoutMs: 10_000,
+      maxConnectionsPerPeer: 1_000,
+    }),
 });
 
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;

@@ -17,6 +17,14 @@ export interface ForwardTarget {
   readonly extraTlsOptions?: https.RequestOptions;
   /** Keep interlock-* headers of the answer: true only when the next hop is a verified peer gateway. */
   readonly trustAnswerHeaders?: boolean;
+  /** Request bodies beyond this are cut off and refused with 413 (IL_ERR_BODY_TOO_LARGE). */
+  readonly maxBodyBytes: number;
+}
+
+/** Refuses up front a request whose Content-Length is beyond the limit. */
+export function checkDeclaredBodySize(req: IncomingMessage, maxBodyBytes: number): void {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > maxBodyBytes) throw new InterlockError('IL_ERR_BODY_TOO_LARGE', `the request body is ${declared} bytes; the limit is ${maxBodyBytes}`, { field: 'content-length' });
 }
 
 /**
@@ -30,7 +38,8 @@ export interface ForwardTarget {
  * bodies that crossed (for the audit record of the call).
  */
 export interface ForwardResult {
-  readonly outcome: 'ok' | 'failed';
+  /** 'refused': the request broke a limit on the way (body too large); the next hop is not at fault. */
+  readonly outcome: 'ok' | 'failed' | 'refused';
   readonly status: number | null;
   readonly requestBytes: number;
   readonly responseBytes: number;
@@ -43,7 +52,14 @@ export function forwardRequest(req: IncomingMessage, res: ServerResponse, target
     let status: number | null = null;
     let requestBytes = 0;
     let responseBytes = 0;
-    req.on('data', (chunk: Buffer) => (requestBytes += chunk.length));
+    let tooLarge = false;
+    req.on('data', (chunk: Buffer) => {
+      requestBytes += chunk.length;
+      if (requestBytes > target.maxBodyBytes && !tooLarge) {
+        tooLarge = true;
+        upstream.destroy(new InterlockError('IL_ERR_BODY_TOO_LARGE', `the request body passed the limit of ${target.maxBodyBytes} bytes`, { field: 'body' }));
+      }
+    });
     const finish = (outcome: ForwardResult['outcome'] = 'ok') => {
       if (!settled) {
         settled = true;
@@ -81,7 +97,7 @@ export function forwardRequest(req: IncomingMessage, res: ServerResponse, target
           ? error
           : new InterlockError(target.unavailableCode, `${target.host}:${target.port} unreachable: ${(error as NodeJS.ErrnoException).code ?? error.message}`);
       sendError(res, failure);
-      finish('failed');
+      finish(tooLarge ? 'refused' : 'failed');
     });
     res.on('close', () => {
       if (!res.writableFinished) upstream.destroy();

@@ -11,7 +11,7 @@ import type { Logger } from '../telemetry/logger.ts';
 import type { GatewayConfig } from './config.ts';
 import { IDENTITY_HEADER, verifyIdentityAssertion } from './identity-assertion.ts';
 import { parseTarget } from './routing.ts';
-import { forwardRequest } from './forward.ts';
+import { checkDeclaredBodySize, forwardRequest } from './forward.ts';
 import { sendError } from './http-util.ts';
 import { peerSpiffeId, tlsOptions, type TlsIdentity } from './tls-identity.ts';
 import { createMutualTlsListener } from './listener.ts';
@@ -100,6 +100,7 @@ export function createInboundServer(deps: InboundDeps): GatewayListener {
     const started = performance.now();
     const outcome: { peer: string; identity: string | null; decision: Decision; code: string | null } = { peer: 'unknown', identity: null, decision: 'deny', code: null };
     try {
+      checkDeclaredBodySize(req, config.limits.maxBodyBytes);
       const { peer, sourceCluster } = authenticatePeer(socket);
       outcome.peer = sourceCluster;
       record = { ...record, peer: peer.id, sourceCluster };
@@ -165,8 +166,9 @@ export function createInboundServer(deps: InboundDeps): GatewayListener {
         headers: { host: upstream.url.host, [CALLER_HEADER]: principal.id, [SOURCE_CLUSTER_HEADER]: sourceCluster, [TRACEPARENT]: formatTraceparent(hop.ctx) },
         timeoutMs: config.limits.requestTimeoutMs,
         unavailableCode: 'IL_ERR_UPSTREAM_UNAVAILABLE',
+        maxBodyBytes: config.limits.maxBodyBytes,
       });
-      if (forwarded.outcome === 'failed') outcome.decision = 'error';
+      if (forwarded.outcome !== 'ok') outcome.decision = 'error';
     } catch (error) {
       const failure = toInterlockError(error);
       outcome.code = failure.code;

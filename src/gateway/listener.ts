@@ -39,11 +39,15 @@ export function createMutualTlsListener(options: {
   metrics: GatewayMetrics;
   handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 }): https.Server {
+  const perPeer = new PeerConnections(options.limits.maxConnectionsPerPeer);
   const server = https.createServer(
     {
       ...mutualTlsServerOptions(options.identity),
       keepAliveTimeout: options.limits.keepAliveTimeoutMs,
       requestTimeout: options.limits.requestTimeoutMs,
+      headersTimeout: Math.min(options.limits.headersTimeoutMs, options.limits.requestTimeoutMs),
+      // Node answers 431 itself when the request line and headers exceed this.
+      maxHeaderSize: options.limits.maxHeaderBytes,
     },
     (req, res) => void options.handle(req, res),
   );
@@ -65,6 +69,8 @@ export function createMutualTlsListener(options: {
       const signer = peerAuthorityKeyId(socket);
       const refusal = options.trust.refusal(signer);
       if (refusal) return refusal;
+      const peer = socket.getPeerCertificate()?.subjectaltname ?? serial;
+      if (!perPeer.admit(peer, socket)) return `IL_ERR_PEER_CONNECTION_LIMIT: ${options.limits.maxConnectionsPerPeer} connections already open from this peer`;
       options.revocations.track(socket, serial);
       if (signer) options.trust.track(socket, signer);
       options.metrics.connection(options.name);
@@ -72,4 +78,26 @@ export function createMutualTlsListener(options: {
     },
   );
   return server;
+}
+
+/** Open connections per peer (by the identity in its certificate), so one peer cannot take every socket. */
+class PeerConnections {
+  readonly #open = new Map<string, number>();
+  readonly #max: number;
+
+  constructor(max: number) {
+    this.#max = max;
+  }
+
+  admit(peer: string, socket: TLSSocket): boolean {
+    const count = this.#open.get(peer) ?? 0;
+    if (count >= this.#max) return false;
+    this.#open.set(peer, count + 1);
+    socket.once('close', () => {
+      const left = (this.#open.get(peer) ?? 1) - 1;
+      if (left <= 0) this.#open.delete(peer);
+      else this.#open.set(peer, left);
+    });
+    return true;
+  }
 }

@@ -11,7 +11,7 @@ import { splitHostPort, type GatewayConfig } from './config.ts';
 import { IDENTITY_HEADER, PURPOSE_HEADER, parsePurpose, signIdentityAssertion } from './identity-assertion.ts';
 import { parseTarget } from './routing.ts';
 import { TRACEPARENT, formatTraceparent, startHop } from '../telemetry/trace-context.ts';
-import { forwardRequest } from './forward.ts';
+import { checkDeclaredBodySize, forwardRequest } from './forward.ts';
 import { sendError } from './http-util.ts';
 import { peerSpiffeId, tlsOptions, type TlsIdentity } from './tls-identity.ts';
 import { createMutualTlsListener } from './listener.ts';
@@ -69,6 +69,7 @@ export function createOutboundServer(deps: OutboundDeps): GatewayListener {
     let target: ReturnType<typeof parseTarget> | undefined;
     let transfer: { status: number | null; requestBytes: number; responseBytes: number } | undefined;
     try {
+      checkDeclaredBodySize(req, config.limits.maxBodyBytes);
       const caller = peerSpiffeId(socket);
       const callerSerial = peerSerial(socket);
       if (deps.revocations.has(callerSerial)) {
@@ -114,9 +115,11 @@ export function createOutboundServer(deps: OutboundDeps): GatewayListener {
         timeoutMs: config.limits.requestTimeoutMs,
         unavailableCode: 'IL_ERR_PEER_UNAVAILABLE',
         trustAnswerHeaders: true,
+        maxBodyBytes: config.limits.maxBodyBytes,
       });
+      // A request refused for its own size says nothing about the peer's health.
       if (forwarded.outcome === 'ok') breaker.success();
-      else breaker.failure();
+      else if (forwarded.outcome === 'failed') breaker.failure();
       outcome.decision = forwarded.outcome === 'ok' ? 'allow' : 'error';
       transfer = { status: forwarded.status, requestBytes: forwarded.requestBytes, responseBytes: forwarded.responseBytes };
     } catch (error) {

@@ -135,6 +135,8 @@ export interface LabOptions {
   readonly bundleTtlMs?: number;
   /** X.509-SVID lifetime for every lab identity (default: the control plane's, 1 h); tests shorten it to rotate every few seconds. */
   readonly svidTtlSeconds?: number;
+  /** Gateway limits to override (see gateway/config.ts), e.g. a small maxBodyBytes for tests. */
+  readonly gatewayLimits?: Readonly<Record<string, number>>;
   /** OTLP/HTTP endpoint the gateways export their spans to (none by default). */
   readonly otlpEndpoint?: string;
   /** Policy denials of one identity that make a gateway report a deny-burst (default 20 in 60 s). */
@@ -233,7 +235,7 @@ export async function startLab(options: LabOptions): Promise<LabWorld> {
         policy: { controlPlane: { refreshMs: options.policyRefreshMs ?? 60_000, reportMs: 5_000 } },
         admin: { listen: '127.0.0.1:0' },
         audit: { file: auditPath },
-        ...(options.denyBurstThreshold ? { limits: { denyBurstThreshold: options.denyBurstThreshold } } : {}),
+        ...(options.denyBurstThreshold || options.gatewayLimits ? { limits: { ...(options.gatewayLimits ?? {}), ...(options.denyBurstThreshold ? { denyBurstThreshold: options.denyBurstThreshold } : {}) } } : {}),
         ...(options.otlpEndpoint ? { tracing: { otlpEndpoint: options.otlpEndpoint } } : {}),
       };
       writeFileAtomic(configPath, toYaml(config), 0o644);

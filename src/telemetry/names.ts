@@ -65,6 +65,7 @@ export const HANDSHAKE_REASONS = [
   'IL_ERR_CERT_UNTRUSTED',
   'IL_ERR_CERT_NAME_CONSTRAINT',
   'IL_ERR_PEER_ISOLATED',
+  'IL_ERR_PEER_CONNECTION_LIMIT',
 ] as const;
 
 /** Watch event types counted by type; anything else is "other". */

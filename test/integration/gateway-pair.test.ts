@@ -57,7 +57,7 @@ describe('a real gateway pair on loopback', () => {
     const dir = tempDir('interlock-pair-');
     const policyFile = join(dir, 'test-policy.cedar');
     writeFileSync(policyFile, POLICY);
-    world = await startLab({ dir: join(dir, 'lab'), policyFile });
+    world = await startLab({ dir: join(dir, 'lab'), policyFile, gatewayLimits: { maxBodyBytes: 6 * 1024 * 1024, maxConnectionsPerPeer: 16 } });
   });
 
   after(async () => {
@@ -88,6 +88,50 @@ describe('a real gateway pair on loopback', () => {
     const result = await callThroughGateway(agentFor('east', 'frontend'), eastOut(), { ...billing, method: 'POST', path: '/upload', bodyChunks: chunks });
     assert.equal(result.status, 200, result.body);
     assert.equal(JSON.parse(result.body).bytesReceived, 4 * 1024 * 1024);
+  });
+
+  test('limits: oversize headers get 431, an oversize body 413 (declared or streamed), and the gateway keeps serving', async () => {
+    const agent = agentFor('east', 'frontend');
+    const call = (extra: Partial<Parameters<typeof callThroughGateway>[2]>) => callThroughGateway(agent, eastOut(), { ...billing, method: 'GET', path: '/invoices/1', ...extra }).catch((error: Error) => ({ status: 0, errorCode: error.message, body: '' }));
+    const bigHeader = await call({ headers: { 'x-padding': 'p'.repeat(20_000) } });
+    assert.equal(bigHeader.status, 431);
+    const chunk = 'x'.repeat(64 * 1024);
+    const streamed = await call({ method: 'POST', path: '/upload', bodyChunks: Array.from({ length: 112 }, () => chunk) }); // 7 MiB, chunked
+    assert.equal(streamed.status, 413);
+    assert.equal(streamed.errorCode, 'IL_ERR_BODY_TOO_LARGE');
+    const declared = await call({ method: 'POST', path: '/upload', headers: { 'content-length': String(7 * 1024 * 1024) }, bodyChunks: ['x'] });
+    assert.equal(declared.status, 413);
+    // The refused requests' connections are closed (their bodies were not read); a new connection is served.
+    const fresh = createWorkloadAgent(world.clusters.get('east')!.identities.get('frontend')!, gatewaySpiffeId(world.clusters.get('east')!.trustDomain));
+    agents.push(fresh);
+    assert.equal((await callThroughGateway(fresh, eastOut(), { ...billing, method: 'GET', path: '/invoices/1' })).status, 200, 'still serving');
+  });
+
+  test('one peer may hold at most limits.maxConnectionsPerPeer connections; the next handshake is refused and audited', async () => {
+    const east = world.clusters.get('east')!;
+    const reporting = east.identities.get('reporting')!;
+    const sockets: import('node:tls').TLSSocket[] = [];
+    const tls = await import('node:tls');
+    const open = () =>
+      new Promise<import('node:tls').TLSSocket>((resolve, reject) => {
+        const socket = tls.connect({ ...eastOut(), cert: reporting.certPem, key: reporting.keyPem, ca: reporting.bundlePem, checkServerIdentity: () => undefined }, () => resolve(socket));
+        socket.once('error', reject);
+      });
+    try {
+      for (let i = 0; i < 16; i++) sockets.push(await open());
+      await new Promise((r) => setTimeout(r, 100));
+      assert.ok(sockets.every((s) => !s.destroyed), 'the first 16 stay open');
+      const extra = await open();
+      const closed = await new Promise<boolean>((resolve) => {
+        extra.once('close', () => resolve(true));
+        setTimeout(() => resolve(false), 2_000);
+      });
+      assert.equal(closed, true, 'the 17th is closed by the gateway');
+      const audit = readFileSync(east.gateway.auditPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; data: { reason?: string } });
+      assert.ok(audit.some((r) => r.type === 'connection.rejected' && r.data.reason?.startsWith('IL_ERR_PEER_CONNECTION_LIMIT')));
+    } finally {
+      sockets.forEach((s) => s.destroy());
+    }
   });
 
   test('a workload without a policy is denied with IL_ERR_POLICY_DENIED, and the deny is audited', async () => {
