@@ -43,6 +43,7 @@ export const ERRORS = {
 
   IL_ERR_AUTHN_NOT_A_GATEWAY: { status: 403, title: 'The inbound listener was reached by a peer that is not a remote gateway' },
   IL_ERR_AUTHN_NOT_LOCAL: { status: 403, title: "The outbound listener was reached by a workload outside the gateway's trust domain" },
+  IL_ERR_SIGNATURE_INVALID: { status: 401, title: 'A critical route needs an HTTP Message Signature (RFC 9421) with Content-Digest by the calling workload, and it is missing, stale, replayed or does not verify' },
   IL_ERR_REPLAY_DETECTED: { status: 401, title: 'A one-time request token (identity assertion jti) was presented a second time' },
   IL_ERR_REPLAY_GUARD_FULL: { status: 503, title: "The gateway's replay guard is full of unexpired tokens, so it refuses new ones (fail closed)" },
   IL_ERR_IDENTITY_ASSERTION_INVALID: { status: 401, title: 'The workload identity carried by a remote gateway is missing, forged or stale' },

@@ -62,6 +62,11 @@ export const gatewayConfigSchema = z.strictObject({
         id: z.string().startsWith('spiffe://').optional(),
         /** Data classification, given to policies as resource.classification. */
         classification: z.enum(['public', 'internal', 'confidential', 'restricted']).optional(),
+        /**
+         * Critical routes: requests need an HTTP Message Signature by the calling workload (RFC 9421 +
+         * Content-Digest), verified here before forwarding. true for every route, or "METHOD /path-prefix" entries.
+         */
+        critical: z.union([z.boolean(), z.array(z.string().regex(/^[A-Z]+ \/\S*$/, 'must be "METHOD /path-prefix", e.g. "POST /invoices"'))]).optional(),
       }),
     )
     .default({}),
@@ -114,6 +119,8 @@ export const gatewayConfigSchema = z.strictObject({
       headersTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
       /** Open connections one peer (a workload, or a peer gateway) may hold on a listener. */
       maxConnectionsPerPeer: z.number().int().min(1).max(100_000).default(1_000),
+      /** Body of a signed (critical) request: read whole to check its digest before forwarding. */
+      maxSignedBodyBytes: z.number().int().min(1_024).max(64 * 1_048_576).default(1_048_576),
     })
     .default({
       requestTimeoutMs: 30_000,
@@ -128,6 +135,7 @@ export const gatewayConfigSchema = z.strictObject({
       maxBodyBytes: 1_073_741_824,
       headersTimeoutMs: 10_000,
       maxConnectionsPerPeer: 1_000,
+      maxSignedBodyBytes: 1_048_576,
     }),
 });
 

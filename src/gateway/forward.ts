@@ -19,6 +19,27 @@ export interface ForwardTarget {
   readonly trustAnswerHeaders?: boolean;
   /** Request bodies beyond this are cut off and refused with 413 (IL_ERR_BODY_TOO_LARGE). */
   readonly maxBodyBytes: number;
+  /** The body, already read whole (a signed request whose digest was checked); else the request is streamed. */
+  readonly body?: Buffer;
+}
+
+/** Reads a request body whole, refusing it past `max` bytes (for signed requests, whose digest covers all of it). */
+export function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > max) {
+        req.destroy();
+        reject(new InterlockError('IL_ERR_BODY_TOO_LARGE', `a signed request body may be at most ${max} bytes`, { field: 'body' }));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
 }
 
 /** Refuses up front a request whose Content-Length is beyond the limit. */
@@ -53,7 +74,8 @@ export function forwardRequest(req: IncomingMessage, res: ServerResponse, target
     let requestBytes = 0;
     let responseBytes = 0;
     let tooLarge = false;
-    req.on('data', (chunk: Buffer) => {
+    if (target.body) requestBytes = target.body.length;
+    else req.on('data', (chunk: Buffer) => {
       requestBytes += chunk.length;
       if (requestBytes > target.maxBodyBytes && !tooLarge) {
         tooLarge = true;
@@ -103,6 +125,7 @@ export function forwardRequest(req: IncomingMessage, res: ServerResponse, target
       if (!res.writableFinished) upstream.destroy();
       finish();
     });
-    req.pipe(upstream);
+    if (target.body) upstream.end(target.body);
+    else req.pipe(upstream);
   });
 }

@@ -1,5 +1,5 @@
-import { randomUUID, type KeyObject } from 'node:crypto';
-import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
+import { createPublicKey, randomUUID, type KeyObject } from 'node:crypto';
+import { SignJWT, jwtVerify, errors as joseErrors, type JWK } from 'jose';
 import { InterlockError } from '../errors.ts';
 import type { Clock } from '../clock.ts';
 import { parseWorkloadSpiffeId, type SpiffeId } from '../identity/spiffe-id.ts';
@@ -31,6 +31,8 @@ export interface AssertionClaims {
   readonly purpose?: string;
   /** Serial of the workload's certificate, so the remote side can refuse a revoked one too. */
   readonly serial?: string;
+  /** The workload's public key (RFC 7800 `cnf`), so the remote side can verify what the workload itself signed. */
+  readonly key?: JWK;
 }
 
 export const PURPOSE_HEADER = 'interlock-purpose';
@@ -47,7 +49,7 @@ export function parsePurpose(value: string | string[] | undefined): string | und
 
 export async function signIdentityAssertion(key: KeyObject, claims: AssertionClaims, clock: Clock, ttlSeconds = 60): Promise<string> {
   const now = Math.floor(clock.now().getTime() / 1000);
-  return new SignJWT({ htm: claims.method, htu: claims.target, ...(claims.purpose ? { pur: claims.purpose } : {}), ...(claims.serial ? { sn: claims.serial } : {}) })
+  return new SignJWT({ htm: claims.method, htu: claims.target, ...(claims.purpose ? { pur: claims.purpose } : {}), ...(claims.serial ? { sn: claims.serial } : {}), ...(claims.key ? { cnf: { jwk: claims.key } } : {}) })
     .setProtectedHeader({ alg: 'ES256', typ: TOKEN_TYPE })
     .setIssuer(claims.issuer)
     .setSubject(claims.subject)
@@ -74,7 +76,7 @@ function invalid(message: string): InterlockError {
 }
 
 /** Returns the calling workload's SPIFFE ID and declared purpose, or throws IL_ERR_IDENTITY_ASSERTION_INVALID. */
-export async function verifyIdentityAssertion(token: string | undefined, expect: AssertionExpectations): Promise<{ subject: SpiffeId; purpose?: string; serial?: string; jti: string; expiresAtMs: number }> {
+export async function verifyIdentityAssertion(token: string | undefined, expect: AssertionExpectations): Promise<{ subject: SpiffeId; purpose?: string; serial?: string; jti: string; expiresAtMs: number; key?: KeyObject }> {
   if (!token) throw invalid(`the peer gateway sent no ${IDENTITY_HEADER} header`);
   let payload;
   try {
@@ -106,5 +108,14 @@ export async function verifyIdentityAssertion(token: string | undefined, expect:
   }
   const purpose = typeof payload.pur === 'string' && PURPOSE.test(payload.pur) ? payload.pur : undefined;
   const serial = typeof payload.sn === 'string' ? payload.sn : undefined;
-  return { subject, ...(purpose ? { purpose } : {}), ...(serial ? { serial } : {}), jti: String(payload.jti), expiresAtMs: Number(payload.exp) * 1000 };
+  const jwk = (payload.cnf as { jwk?: JWK } | undefined)?.jwk;
+  let key: KeyObject | undefined;
+  if (jwk) {
+    try {
+      key = createPublicKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' });
+    } catch {
+      throw invalid('identity assertion carries a malformed workload key (cnf.jwk)');
+    }
+  }
+  return { subject, ...(purpose ? { purpose } : {}), ...(serial ? { serial } : {}), jti: String(payload.jti), expiresAtMs: Number(payload.exp) * 1000, ...(key ? { key } : {}) };
 }

@@ -11,7 +11,9 @@ import type { Logger } from '../telemetry/logger.ts';
 import type { GatewayConfig } from './config.ts';
 import { IDENTITY_HEADER, verifyIdentityAssertion } from './identity-assertion.ts';
 import { parseTarget } from './routing.ts';
-import { checkDeclaredBodySize, forwardRequest } from './forward.ts';
+import { checkDeclaredBodySize, forwardRequest, readBody } from './forward.ts';
+import { verifyMessage } from '../signatures/message-signature.ts';
+import type { KeyObject } from 'node:crypto';
 import { sendError } from './http-util.ts';
 import { peerSpiffeId, tlsOptions, type TlsIdentity } from './tls-identity.ts';
 import { createMutualTlsListener } from './listener.ts';
@@ -64,6 +66,18 @@ function buildUpstreams(config: GatewayConfig, identity: TlsIdentity, revocation
   return upstreams;
 }
 
+const SIGNATURE_SKEW_SECONDS = 5;
+
+/** Whether a route of a service is critical: `true` for all, or a "METHOD /prefix" entry that matches. */
+export function isCritical(critical: boolean | readonly string[] | undefined, method: string, path: string): boolean {
+  if (critical === true) return true;
+  if (!critical) return false;
+  return critical.some((entry) => {
+    const [m, prefix] = entry.split(' ');
+    return m === method.toUpperCase() && path.startsWith(prefix!);
+  });
+}
+
 /** Maps a peer gateway's trust domain to the cluster name it is configured under. */
 function peerClusters(config: GatewayConfig): Map<string, string> {
   return new Map(Object.entries(config.peers).map(([cluster, peer]) => [peer.trustDomain, cluster]));
@@ -81,6 +95,28 @@ export function createInboundServer(deps: InboundDeps): GatewayListener {
   let upstreams = buildUpstreams(config, identity, deps.revocations, deps.trust);
   const clustersByDomain = peerClusters(config);
   const replays = new ReplayGuard(config.limits.replayGuardCapacity);
+  const signatureNonces = new ReplayGuard(config.limits.replayGuardCapacity);
+  const maxAgeSeconds = Math.floor(config.limits.assertionMaxAgeMs / 1000);
+
+  /** Reads the body whole and checks the workload's signature over the request; the body to forward, or throws IL_ERR_SIGNATURE_INVALID. */
+  const verifySignedRequest = async (req: IncomingMessage, caller: string, key: KeyObject | undefined): Promise<Buffer> => {
+    if (!key) throw new InterlockError('IL_ERR_SIGNATURE_INVALID', 'this route needs a signed request, and the peer gateway vouched for no workload key', { field: 'signature' });
+    const body = await readBody(req, config.limits.maxSignedBodyBytes);
+    const now = clock.now().getTime();
+    const params = verifyMessage({ method: req.method ?? 'GET', authority: String(req.headers.host ?? ''), path: req.url ?? '/', headers: req.headers }, body, key, {
+      signer: caller,
+      nowSeconds: Math.floor(now / 1000),
+      maxAgeSeconds,
+      skewSeconds: SIGNATURE_SKEW_SECONDS,
+    });
+    try {
+      signatureNonces.check(`${caller}#${params.nonce}`, (params.created + maxAgeSeconds) * 1000, now);
+    } catch (error) {
+      if ((error as InterlockError).code === 'IL_ERR_REPLAY_DETECTED') throw new InterlockError('IL_ERR_SIGNATURE_INVALID', `signed request nonce ${params.nonce} was already used (replay)`, { field: 'signature-input' });
+      throw error;
+    }
+    return body;
+  };
 
   const authenticatePeer = (socket: TLSSocket): { peer: SpiffeId; sourceCluster: string } => {
     const peer = peerSpiffeId(socket);
@@ -108,7 +144,7 @@ export function createInboundServer(deps: InboundDeps): GatewayListener {
       if (target.cluster !== config.cluster) {
         throw new InterlockError('IL_ERR_ROUTE_UNKNOWN_CLUSTER', `this is the gateway of ${config.cluster}, not ${target.cluster}`, { field: 'host' });
       }
-      const { subject: principal, purpose, serial, jti, expiresAtMs } = await verifyIdentityAssertion(req.headers[IDENTITY_HEADER] as string | undefined, {
+      const { subject: principal, purpose, serial, jti, expiresAtMs, key: callerKey } = await verifyIdentityAssertion(req.headers[IDENTITY_HEADER] as string | undefined, {
         peerKey: socket.getPeerX509Certificate()!.publicKey,
         peer,
         ownCluster: config.cluster,
@@ -122,6 +158,8 @@ export function createInboundServer(deps: InboundDeps): GatewayListener {
       if (deps.revocations.has(serial)) {
         throw new InterlockError('IL_ERR_SVID_REVOKED', `certificate ${serial} of ${principal.id} is revoked`, { field: IDENTITY_HEADER });
       }
+      // Critical routes: the calling workload's own signature over method, authority, path and body digest.
+      const signedBody = isCritical(config.services[target.service]?.critical, method, path) ? await verifySignedRequest(req, principal.id, callerKey) : undefined;
       const classification = config.services[target.service]?.classification;
       record = { ...record, principal: principal.id, resource: `${config.cluster}/${target.service}`, ...(purpose ? { purpose } : {}), ...(classification ? { classification } : {}) };
       outcome.identity = principal.id;
@@ -167,6 +205,7 @@ export function createInboundServer(deps: InboundDeps): GatewayListener {
         timeoutMs: config.limits.requestTimeoutMs,
         unavailableCode: 'IL_ERR_UPSTREAM_UNAVAILABLE',
         maxBodyBytes: config.limits.maxBodyBytes,
+        ...(signedBody ? { body: signedBody } : {}),
       });
       if (forwarded.outcome !== 'ok') outcome.decision = 'error';
     } catch (error) {

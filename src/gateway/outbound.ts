@@ -1,5 +1,6 @@
 import https from 'node:https';
 import { createPrivateKey, type KeyObject } from 'node:crypto';
+import type { JWK } from 'jose';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { InterlockError, toInterlockError } from '../errors.ts';
@@ -53,6 +54,17 @@ function buildPeerRoutes(config: GatewayConfig, identity: TlsIdentity, revocatio
   return routes;
 }
 
+/** The calling workload's public key as a JWK, once per connection (for the identity assertion's cnf). */
+const callerKeys = new WeakMap<TLSSocket, JWK>();
+function callerKey(socket: TLSSocket): JWK {
+  let jwk = callerKeys.get(socket);
+  if (!jwk) {
+    jwk = socket.getPeerX509Certificate()!.publicKey.export({ format: 'jwk' }) as JWK;
+    callerKeys.set(socket, jwk);
+  }
+  return jwk;
+}
+
 export function createOutboundServer(deps: OutboundDeps): GatewayListener {
   const { config, audit, clock, log } = deps;
   let identity = deps.identity;
@@ -102,7 +114,7 @@ export function createOutboundServer(deps: OutboundDeps): GatewayListener {
       const purpose = parsePurpose(req.headers[PURPOSE_HEADER]);
       const assertion = await signIdentityAssertion(
         signingKey,
-        { issuer: identity.spiffeId.id, subject: caller.id, audience: target.cluster, method: req.method ?? 'GET', target: `${target.authority}${req.url ?? '/'}`, ...(purpose ? { purpose } : {}), ...(callerSerial ? { serial: callerSerial } : {}) },
+        { issuer: identity.spiffeId.id, subject: caller.id, audience: target.cluster, method: req.method ?? 'GET', target: `${target.authority}${req.url ?? '/'}`, ...(purpose ? { purpose } : {}), ...(callerSerial ? { serial: callerSerial } : {}), key: callerKey(socket) },
         clock,
         Math.floor(config.limits.assertionMaxAgeMs / 1000),
       );

@@ -24,7 +24,7 @@ const LAB_MARKER = 'lab.json';
 /** What runs in each lab cluster: one exported service and the workloads that call out. */
 export interface ClusterPlan {
   readonly name: string;
-  readonly service: { name: string; namespace: string; classification?: 'public' | 'internal' | 'confidential' | 'restricted' };
+  readonly service: { name: string; namespace: string; classification?: 'public' | 'internal' | 'confidential' | 'restricted'; critical?: true | string[] };
   readonly workloads: ReadonlyArray<{ name: string; namespace: string }>;
 }
 
@@ -230,6 +230,7 @@ export async function startLab(options: LabOptions): Promise<LabWorld> {
             upstream: `https://127.0.0.1:${p.service.port}`,
             id: p.identities.get(p.plan.service.name)!.spiffeId.id,
             ...(p.plan.service.classification ? { classification: p.plan.service.classification } : {}),
+            ...(p.plan.service.critical ? { critical: p.plan.service.critical } : {}),
           },
         },
         policy: { controlPlane: { refreshMs: options.policyRefreshMs ?? 60_000, reportMs: 5_000 } },
