@@ -22,11 +22,23 @@ export class AuditLog {
   readonly path: string;
   readonly #clock: Clock;
   readonly #listeners: Array<(record: AuditRecord) => void> = [];
+  readonly #singleWriter: boolean;
   #dirReady = false;
+  /** Single-writer mode: the open file and the last record, kept between appends. */
+  #fd: number | undefined;
+  #last: AuditRecord | undefined;
 
-  constructor(path: string, clock: Clock = systemClock) {
+  /**
+   * `singleWriter`: this process is the only one that appends to the file
+   * (a gateway and its own chain). The file stays open and the last record
+   * is remembered, so an append is one write: no lock file, no reopening, no
+   * reading back the tail (bench/audit: those were 85 % of an append). Leave
+   * it off where several processes may append (the CLI's file CA).
+   */
+  constructor(path: string, clock: Clock = systemClock, options: { singleWriter?: boolean } = {}) {
     this.path = path;
     this.#clock = clock;
+    this.#singleWriter = options.singleWriter === true;
   }
 
   /** Called with each record this process appends (the shipper counts its spool with it). */
@@ -46,6 +58,16 @@ export class AuditLog {
       if (!this.#dirReady) {
         mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
         this.#dirReady = true;
+      }
+      if (this.#singleWriter) {
+        if (this.#fd === undefined) {
+          this.#fd = openSync(this.path, 'a+', 0o600);
+          this.#last = readLastRecord(this.#fd, this.path);
+        }
+        const record = nextRecord(this.#last, event, this.#clock);
+        writeAll(this.#fd, Buffer.from(`${JSON.stringify(record)}\n`, 'utf8'));
+        this.#last = record;
+        return record;
       }
       const lock = acquireLock(`${this.path}.lock`);
       try {
@@ -68,6 +90,12 @@ export class AuditLog {
         hint: 'check that the directory is writable; remove a left-over .lock file only if no interlock process is running',
       });
     }
+  }
+
+  /** Closes the file kept open in single-writer mode. */
+  close(): void {
+    if (this.#fd !== undefined) closeSync(this.#fd);
+    this.#fd = undefined;
   }
 }
 

@@ -108,7 +108,8 @@ function gatewayState(parts: { source: IdentitySource; policy: PolicyState; trus
 export async function startGateway(config: GatewayConfig, options: { log: Logger; clock?: Clock }): Promise<RunningGateway> {
   const clock = options.clock ?? systemClock;
   const tracing = config.tracing ? startTracing({ serviceName: `interlock-gateway-${config.cluster}`, otlpEndpoint: config.tracing.otlpEndpoint, attributes: { 'interlock.cluster': config.cluster } }) : undefined;
-  const audit = new AuditLog(config.audit.file, clock);
+  // The gateway is the only writer of its chain file: appends skip the lock and the tail read.
+  const audit = new AuditLog(config.audit.file, clock, { singleWriter: true });
   const source = await openIdentitySource(config, options.log);
   const policy = new PolicyState(config.cluster, clock, options.log);
   const link = controlLinkFor(config, source);
@@ -185,6 +186,7 @@ export async function startGateway(config: GatewayConfig, options: { log: Logger
       shipper?.stop();
       await tracing?.close();
       stopExpiryWatch();
+      audit.close();
       link?.close();
       source.close();
       inboundListener.close();

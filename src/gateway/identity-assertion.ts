@@ -47,7 +47,7 @@ export function parsePurpose(value: string | string[] | undefined): string | und
   return value;
 }
 
-export async function signIdentityAssertion(key: KeyObject, claims: AssertionClaims, clock: Clock, ttlSeconds = 60): Promise<string> {
+export async function signIdentityAssertion(key: KeyObject | CryptoKey, claims: AssertionClaims, clock: Clock, ttlSeconds = 60): Promise<string> {
   const now = Math.floor(clock.now().getTime() / 1000);
   return new SignJWT({ htm: claims.method, htu: claims.target, ...(claims.purpose ? { pur: claims.purpose } : {}), ...(claims.serial ? { sn: claims.serial } : {}), ...(claims.key ? { cnf: { jwk: claims.key } } : {}) })
     .setProtectedHeader({ alg: 'ES256', typ: TOKEN_TYPE })
@@ -61,8 +61,8 @@ export async function signIdentityAssertion(key: KeyObject, claims: AssertionCla
 }
 
 export interface AssertionExpectations {
-  /** Public key of the peer gateway's verified TLS certificate. */
-  readonly peerKey: KeyObject;
+  /** Public key of the peer gateway's verified TLS certificate (a CryptoKey spares jose a conversion per call). */
+  readonly peerKey: KeyObject | CryptoKey;
   readonly peer: SpiffeId;
   readonly ownCluster: string;
   readonly method: string;
@@ -76,7 +76,7 @@ function invalid(message: string): InterlockError {
 }
 
 /** Returns the calling workload's SPIFFE ID and declared purpose, or throws IL_ERR_IDENTITY_ASSERTION_INVALID. */
-export async function verifyIdentityAssertion(token: string | undefined, expect: AssertionExpectations): Promise<{ subject: SpiffeId; purpose?: string; serial?: string; jti: string; expiresAtMs: number; key?: KeyObject }> {
+export async function verifyIdentityAssertion(token: string | undefined, expect: AssertionExpectations): Promise<{ subject: SpiffeId; purpose?: string; serial?: string; jti: string; expiresAtMs: number; key?: JWK }> {
   if (!token) throw invalid(`the peer gateway sent no ${IDENTITY_HEADER} header`);
   let payload;
   try {
@@ -108,14 +108,16 @@ export async function verifyIdentityAssertion(token: string | undefined, expect:
   }
   const purpose = typeof payload.pur === 'string' && PURPOSE.test(payload.pur) ? payload.pur : undefined;
   const serial = typeof payload.sn === 'string' ? payload.sn : undefined;
+  // The workload's key is only imported when a signed route needs it (importing costs more than the rest of this check).
   const jwk = (payload.cnf as { jwk?: JWK } | undefined)?.jwk;
-  let key: KeyObject | undefined;
-  if (jwk) {
-    try {
-      key = createPublicKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' });
-    } catch {
-      throw invalid('identity assertion carries a malformed workload key (cnf.jwk)');
-    }
+  return { subject, ...(purpose ? { purpose } : {}), ...(serial ? { serial } : {}), jti: String(payload.jti), expiresAtMs: Number(payload.exp) * 1000, ...(jwk && typeof jwk === 'object' ? { key: jwk } : {}) };
+}
+
+/** The workload key an assertion vouched for, as a KeyObject; IL_ERR_SIGNATURE_INVALID if malformed. */
+export function workloadKeyFrom(jwk: JWK): KeyObject {
+  try {
+    return createPublicKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' });
+  } catch {
+    throw new InterlockError('IL_ERR_SIGNATURE_INVALID', 'the identity assertion carries a malformed workload key (cnf.jwk)', { field: IDENTITY_HEADER });
   }
-  return { subject, ...(purpose ? { purpose } : {}), ...(serial ? { serial } : {}), jti: String(payload.jti), expiresAtMs: Number(payload.exp) * 1000, ...(key ? { key } : {}) };
 }

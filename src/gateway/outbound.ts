@@ -1,5 +1,5 @@
 import https from 'node:https';
-import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, webcrypto } from 'node:crypto';
 import type { JWK } from 'jose';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
@@ -54,6 +54,11 @@ function buildPeerRoutes(config: GatewayConfig, identity: TlsIdentity, revocatio
   return routes;
 }
 
+function toSigningKey(keyPem: string): Promise<CryptoKey> {
+  const pkcs8 = createPrivateKey(keyPem).export({ type: 'pkcs8', format: 'der' });
+  return webcrypto.subtle.importKey('pkcs8', pkcs8, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign']) as Promise<CryptoKey>;
+}
+
 /** The calling workload's public key as a JWK, once per connection (for the identity assertion's cnf). */
 const callerKeys = new WeakMap<TLSSocket, JWK>();
 function callerKey(socket: TLSSocket): JWK {
@@ -69,7 +74,8 @@ export function createOutboundServer(deps: OutboundDeps): GatewayListener {
   const { config, audit, clock, log } = deps;
   let identity = deps.identity;
   let routes = buildPeerRoutes(config, identity, deps.revocations, deps.trust);
-  let signingKey: KeyObject = createPrivateKey(identity.keyPem);
+  // Imported once per SVID as a WebCrypto key: given a KeyObject, jose converts it on every signature.
+  let signingKey: Promise<CryptoKey> = toSigningKey(identity.keyPem);
   // Breakers outlive SVID rotations: a peer that is down stays known as down.
   const breakers = new Map(Object.keys(config.peers).map((cluster) => [cluster, new CircuitBreaker({ failureThreshold: config.limits.peerFailureThreshold, cooldownMs: config.limits.peerCooldownMs }, clock)]));
 
@@ -113,7 +119,7 @@ export function createOutboundServer(deps: OutboundDeps): GatewayListener {
       }
       const purpose = parsePurpose(req.headers[PURPOSE_HEADER]);
       const assertion = await signIdentityAssertion(
-        signingKey,
+        await signingKey,
         { issuer: identity.spiffeId.id, subject: caller.id, audience: target.cluster, method: req.method ?? 'GET', target: `${target.authority}${req.url ?? '/'}`, ...(purpose ? { purpose } : {}), ...(callerSerial ? { serial: callerSerial } : {}), key: callerKey(socket) },
         clock,
         Math.floor(config.limits.assertionMaxAgeMs / 1000),
@@ -161,7 +167,7 @@ export function createOutboundServer(deps: OutboundDeps): GatewayListener {
       server.setSecureContext(tlsOptions(next));
       const previous = routes;
       identity = next;
-      signingKey = createPrivateKey(next.keyPem);
+      signingKey = toSigningKey(next.keyPem);
       routes = buildPeerRoutes(config, next, deps.revocations, deps.trust);
       // Requests in flight finish on the old pool; new ones use the new SVID.
       setTimeout(() => destroyAgents(previous), config.limits.requestTimeoutMs).unref();

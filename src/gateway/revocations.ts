@@ -72,7 +72,12 @@ export class RevocationList {
   }
 }
 
+/** The serial of a TLS peer's certificate, normalised; read once per connection (getPeerCertificate builds a new object every call). */
+const peerSerials = new WeakMap<TLSSocket, string | undefined>();
 export function peerSerial(socket: TLSSocket): string | undefined {
-  const serial = socket.getPeerCertificate()?.serialNumber;
-  return serial ? RevocationList.normalize(serial) : undefined;
+  if (peerSerials.has(socket)) return peerSerials.get(socket);
+  const raw = socket.getPeerCertificate()?.serialNumber;
+  const serial = raw ? RevocationList.normalize(raw) : undefined;
+  peerSerials.set(socket, serial);
+  return serial;
 }

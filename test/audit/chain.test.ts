@@ -288,3 +288,21 @@ test('a checkpoint catches records cut off the end of a chain, and a rewritten c
   assert.match(checkpointProblem(1, undefined, checkpoint)!, /has 1 records, but a checkpoint signed at t says it had 2/);
   assert.match(checkpointProblem(2, { seq: 2, hash: 'x' }, checkpoint)!, /record 2 differs/);
 });
+
+test('single-writer mode: one write per append, the same valid chain, and it resumes from the file after a restart', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'interlock-single-'));
+  try {
+    const path = join(dir, 'gw.audit.jsonl');
+    const first = new AuditLog(path, fixedClock(new Date('2026-01-01T00:00:00Z')), { singleWriter: true });
+    for (let i = 0; i < 5; i++) first.append({ type: 'policy.decision', data: { i } });
+    first.close();
+    const second = new AuditLog(path, fixedClock(new Date('2026-01-01T00:00:01Z')), { singleWriter: true });
+    assert.equal(second.append({ type: 'policy.decision', data: { i: 5 } }).seq, 6);
+    second.close();
+    const result = verifyAuditLog(path);
+    assert.equal(result.ok, true);
+    assert.equal(result.count, 6);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
