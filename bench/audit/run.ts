@@ -37,17 +37,8 @@ import { appendChain, appendChainHeldFd, appendPlainStream, appendPlainSync, loc
 import { hashTool, nodeHashFile, parseAndHash, parseOnly, runVerifyChild, toolVersion, type PassResult } from './peers.ts';
 import { printAppend, printIngest, printOwnChain, printReadVerify, printVerify } from './report.ts';
 import { appendOwnChain, appendPeerPerRow, ingestGatewayBatches, openPeerDb } from './store-ingest.ts';
+import { option } from '../options.ts';
 
-function option(name: string, fallback: number): number {
-  const at = process.argv.indexOf(name);
-  if (at < 0) return fallback;
-  const value = Number(process.argv[at + 1]);
-  if (!Number.isInteger(value) || value < 1) {
-    process.stderr.write(`${name} needs a positive whole number, got ${process.argv[at + 1] ?? 'nothing'}\n`);
-    process.exit(2);
-  }
-  return value;
-}
 
 const QUICK = process.argv.includes('--quick');
 const RECORDS = option('--records', QUICK ? 20_000 : 1_000_000);

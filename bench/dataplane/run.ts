@@ -28,17 +28,8 @@ import { count, ms, table } from '../lifecycle/table.ts';
 import type { Target } from './load.ts';
 import { forkModule, Loader, measurePath, pin, type Latency, type PathResult, type PathUnderTest, type Plan } from './measure.ts';
 import { startPeerPair, toolVersion, type PeerPair } from './peers.ts';
+import { option } from '../options.ts';
 
-function option(name: string, fallback: number): number {
-  const at = process.argv.indexOf(name);
-  if (at < 0) return fallback;
-  const value = Number(process.argv[at + 1]);
-  if (!Number.isInteger(value) || value < 1) {
-    process.stderr.write(`${name} needs a positive whole number, got ${process.argv[at + 1] ?? 'nothing'}\n`);
-    process.exit(2);
-  }
-  return value;
-}
 
 const QUICK = process.argv.includes('--quick');
 const PLAN: Plan = {

@@ -33,17 +33,8 @@ import { opensslIssuance, opensslVersion } from './peer-openssl.ts';
 import { printIssuance, printPeer, printRevocation, printRotation } from './report.ts';
 import { measureRevocation, type RevocationResult } from './revocation.ts';
 import { rotateAll, type RotationResult } from './rotation.ts';
+import { option } from '../options.ts';
 
-function option(name: string, fallback: number): number {
-  const at = process.argv.indexOf(name);
-  if (at < 0) return fallback;
-  const value = Number(process.argv[at + 1]);
-  if (!Number.isInteger(value) || value < 1) {
-    process.stderr.write(`${name} needs a positive whole number, got ${process.argv[at + 1] ?? 'nothing'}\n`);
-    process.exit(2);
-  }
-  return value;
-}
 
 const QUICK = process.argv.includes('--quick');
 const SVIDS = option('--svids', QUICK ? 300 : 10_000);
