@@ -49,15 +49,16 @@ export const gatewayConfigSchema = z.strictObject({
       k8sTokenFile: z.string().min(1).optional(),
     }).refine((i) => Boolean(i.joinTokenFile) !== Boolean(i.k8sTokenFile), 'give exactly one of joinTokenFile or k8sTokenFile'),
   ]),
-  inbound: z.strictObject({ listen: hostPort }),
-  outbound: z.strictObject({ listen: hostPort }),
-  peers: z.record(clusterName, z.strictObject({ address: hostPort, trustDomain })).default({}),
+  /** tcpListen: the L4 listener for opaque TCP services (TLS SNI names the target; policy per connection). */
+  inbound: z.strictObject({ listen: hostPort, tcpListen: hostPort.optional() }),
+  outbound: z.strictObject({ listen: hostPort, tcpListen: hostPort.optional() }),
+  peers: z.record(clusterName, z.strictObject({ address: hostPort, tcpAddress: hostPort.optional(), trustDomain })).default({}),
   services: z
     .record(
       z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'service names are DNS labels'),
       z.strictObject({
-        /** http://host:port for a plain local service, https://host:port for one that takes the gateway's SVID. */
-        upstream: z.url({ protocol: /^https?$/ }),
+        /** http://host:port for a plain local service, https://host:port for one that takes the gateway's SVID, tcp://host:port for an opaque TCP service (L4). */
+        upstream: z.url({ protocol: /^(https?|tcp)$/ }),
         /** The SPIFFE ID the upstream must present when upstream is https. */
         id: z.string().startsWith('spiffe://').optional(),
         /** Data classification, given to policies as resource.classification. */

@@ -1,4 +1,6 @@
 import type { Server } from 'node:https';
+import type tls from 'node:tls';
+import { createTcpInbound, createTcpOutbound } from './tcp.ts';
 import type { AddressInfo } from 'node:net';
 import { systemClock, type Clock } from '../clock.ts';
 import { AuditLog } from '../audit/chain-file.ts';
@@ -31,13 +33,16 @@ export interface RunningGateway {
   /** host:port actually bound (port 0 in the config picks a free one). */
   readonly inbound: string;
   readonly outbound: string;
+  /** host:port of the L4 (TCP) listeners, if configured. */
+  readonly inboundTcp: string | null;
+  readonly outboundTcp: string | null;
   /** host:port of the admin (health) listener, if configured. */
   readonly admin: string | null;
   readonly policy: PolicyState;
   close(): Promise<void>;
 }
 
-function listen(server: Server, address: string): Promise<string> {
+function listen(server: Server | tls.Server, address: string): Promise<string> {
   const { host, port } = splitHostPort(address);
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -156,19 +161,26 @@ export async function startGateway(config: GatewayConfig, options: { log: Logger
   const deps = { config, identity, audit, clock, log: options.log, revocations, trust, signals, metrics };
   const inboundListener = createInboundServer({ ...deps, policy, denyBursts });
   const outboundListener = createOutboundServer(deps);
+  // L4 listeners for opaque TCP services, when configured (tcp.ts).
+  const tcpOutbound = config.outbound.tcpListen ? createTcpOutbound(deps) : undefined;
+  const tcpInbound = config.inbound.tcpListen ? createTcpInbound({ ...deps, policy, denyBursts }) : undefined;
   const rotateListeners = () => {
     const next = effective();
     inboundListener.rotate(next);
     outboundListener.rotate(next);
+    tcpOutbound?.rotate(next);
+    tcpInbound?.rotate(next);
   };
   source.onRotate(rotateListeners);
   trust.onRootsChanged(rotateListeners);
   const inbound = await listen(inboundListener.server, config.inbound.listen);
   const outbound = await listen(outboundListener.server, config.outbound.listen);
+  const inboundTcp = tcpInbound ? await listen(tcpInbound.server, config.inbound.tcpListen!) : null;
+  const outboundTcp = tcpOutbound ? await listen(tcpOutbound.server, config.outbound.tcpListen!) : null;
   const stopExpiryWatch = startExpiryWatch({ items: () => expiringItems(source, policy, trust), clock, log: options.log });
   const admin = config.admin ? await startAdminServer({ listen: splitHostPort(config.admin.listen), config, policy, identity: source, trust, metrics }) : undefined;
   options.log.info(
-    { event: 'gateway.ready', cluster: config.cluster, spiffeId: identity.spiffeId.id, inbound, outbound, admin: admin?.address ?? null, policy: policy.describe() },
+    { event: 'gateway.ready', cluster: config.cluster, spiffeId: identity.spiffeId.id, inbound, outbound, inboundTcp, outboundTcp, admin: admin?.address ?? null, policy: policy.describe() },
     'gateway ready',
   );
   return {
@@ -176,6 +188,8 @@ export async function startGateway(config: GatewayConfig, options: { log: Logger
     spiffeId: identity.spiffeId.id,
     inbound,
     outbound,
+    inboundTcp,
+    outboundTcp,
     admin: admin?.address ?? null,
     policy,
     close: async () => {
@@ -191,7 +205,7 @@ export async function startGateway(config: GatewayConfig, options: { log: Logger
       source.close();
       inboundListener.close();
       outboundListener.close();
-      await Promise.all([closeServer(inboundListener.server), closeServer(outboundListener.server), admin?.close()]);
+      await Promise.all([closeServer(inboundListener.server), closeServer(outboundListener.server), tcpInbound?.close(), tcpOutbound?.close(), admin?.close()]);
     },
   };
 }

@@ -55,6 +55,7 @@ function buildUpstreams(config: GatewayConfig, identity: TlsIdentity, revocation
   const upstreams = new Map<string, Upstream>();
   for (const [name, service] of Object.entries(config.services)) {
     const url = new URL(service.upstream);
+    if (url.protocol === 'tcp:') continue; // served by the L4 listener (tcp.ts)
     if (url.protocol === 'https:') {
       // Zero trust inside the cluster too: the gateway presents its SVID and
       // checks the service's ID (not revoked, from a trusted CA) when the service speaks mTLS.
@@ -208,7 +209,8 @@ export function createInboundServer(deps: InboundDeps): GatewayListener {
       }
       const upstream = upstreams.get(target.service);
       if (!upstream) {
-        sendError(res, new InterlockError('IL_ERR_ROUTE_UNKNOWN_SERVICE', `${config.cluster} exports no service ${target.service}`, { field: 'host' }), ref);
+        const tcpOnly = config.services[target.service]?.upstream.startsWith('tcp:');
+        sendError(res, new InterlockError('IL_ERR_ROUTE_UNKNOWN_SERVICE', tcpOnly ? `${config.cluster}/${target.service} is a TCP service: connect to the L4 listener with SNI ${target.authority}` : `${config.cluster} exports no service ${target.service}`, { field: 'host' }), ref);
         return;
       }
       res.setHeader(AUDIT_REF_HEADER, ref[AUDIT_REF_HEADER]);

@@ -1,4 +1,5 @@
 import https from 'node:https';
+import type tls from 'node:tls';
 import type { TLSSocket } from 'node:tls';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuditLog } from '../audit/chain-file.ts';
@@ -23,34 +24,26 @@ function unknownCaSignal(reason: string, socket: TLSSocket, listener: string): S
   return { kind: 'unknown-ca', reason, subject: name(cert?.subject), issuer: name(cert?.issuer), spiffeId: uri, fingerprint: cert?.fingerprint256 ?? 'none', listener };
 }
 
-/**
- * One of the gateway's two listeners: TLS 1.3, a verified client SVID
- * required, keep-alive and request deadlines from the config, and every
- * refused handshake recorded in the audit chain with its reason.
- */
-export function createMutualTlsListener(options: {
-  name: 'inbound' | 'outbound';
-  identity: TlsIdentity;
+export interface AdmissionOptions {
+  /** The listener's name in audit records and metrics. */
+  name: string;
   limits: GatewayConfig['limits'];
   audit: AuditLog;
   revocations: RevocationList;
   trust: TrustState;
   signals: SignalReporter;
   metrics: GatewayMetrics;
-  handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
-}): https.Server {
+}
+
+/**
+ * Who may connect to any of the gateway's TLS listeners: a verified client
+ * SVID that is not revoked, signed by a CA still trusted, from a peer under
+ * its connection limit. Every refusal is audited with its reason, counted,
+ * and reported when the CA is unknown; admitted connections are tracked so
+ * a later revocation or CA withdrawal closes them.
+ */
+export function installAdmission(server: tls.Server, options: AdmissionOptions): void {
   const perPeer = new PeerConnections(options.limits.maxConnectionsPerPeer);
-  const server = https.createServer(
-    {
-      ...mutualTlsServerOptions(options.identity),
-      keepAliveTimeout: options.limits.keepAliveTimeoutMs,
-      requestTimeout: options.limits.requestTimeoutMs,
-      headersTimeout: Math.min(options.limits.headersTimeoutMs, options.limits.requestTimeoutMs),
-      // Node answers 431 itself when the request line and headers exceed this.
-      maxHeaderSize: options.limits.maxHeaderBytes,
-    },
-    (req, res) => void options.handle(req, res),
-  );
   guardMutualTls(
     server,
     (reason, socket) => {
@@ -77,6 +70,29 @@ export function createMutualTlsListener(options: {
       return undefined;
     },
   );
+}
+
+/**
+ * One of the gateway's two HTTP listeners: TLS 1.3, a verified client SVID
+ * required (installAdmission), keep-alive and request deadlines from the config.
+ */
+export function createMutualTlsListener(options: AdmissionOptions & {
+  name: 'inbound' | 'outbound';
+  identity: TlsIdentity;
+  handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+}): https.Server {
+  const server = https.createServer(
+    {
+      ...mutualTlsServerOptions(options.identity),
+      keepAliveTimeout: options.limits.keepAliveTimeoutMs,
+      requestTimeout: options.limits.requestTimeoutMs,
+      headersTimeout: Math.min(options.limits.headersTimeoutMs, options.limits.requestTimeoutMs),
+      // Node answers 431 itself when the request line and headers exceed this.
+      maxHeaderSize: options.limits.maxHeaderBytes,
+    },
+    (req, res) => void options.handle(req, res),
+  );
+  installAdmission(server, options);
   return server;
 }
 

@@ -27,20 +27,30 @@ class TrackedAgent extends https.Agent {
   }
 }
 
-export function verifiedAgent(options: { identity: TlsIdentity; expectedId: string; revocations: RevocationList; trust: TrustState; what: string }): https.Agent {
-  const { revocations, trust, what } = options;
-  const expectId = expectServerId(options.expectedId);
-  const checkServerIdentity = (hostname: string, cert: PeerCertificate): Error | undefined => {
+/** The server check for the gateway's own outgoing connections: the expected SPIFFE ID, not revoked, from a CA still trusted. */
+export function serverCheck(expectedId: string, revocations: RevocationList, trust: TrustState, what: string) {
+  const expectId = expectServerId(expectedId);
+  return (hostname: string, cert: PeerCertificate): Error | undefined => {
     const wrongId = expectId(hostname, cert);
     if (wrongId) return wrongId;
     if (revocations.has(cert.serialNumber)) return new InterlockError('IL_ERR_SVID_REVOKED', `${what} presented revoked certificate ${cert.serialNumber}`);
     const refusal = trust.refusal(authorityKeyIdOf(cert.raw));
     return refusal ? new InterlockError('IL_ERR_CERT_UNTRUSTED', `${what}: ${refusal}`) : undefined;
   };
-  return new TrackedAgent({ keepAlive: true, ...tlsOptions(options.identity), checkServerIdentity: checkServerIdentity as https.AgentOptions['checkServerIdentity'] }, (socket) => {
-    const serial = peerSerial(socket);
-    const signer = peerAuthorityKeyId(socket);
-    if (serial) revocations.track(socket, serial);
-    if (signer) trust.track(socket, signer);
-  });
+}
+
+/** Makes an open outgoing connection known to the revocation list and trust state, so either can close it later. */
+export function trackServer(socket: TLSSocket, revocations: RevocationList, trust: TrustState): void {
+  const serial = peerSerial(socket);
+  const signer = peerAuthorityKeyId(socket);
+  if (serial) revocations.track(socket, serial);
+  if (signer) trust.track(socket, signer);
+}
+
+export function verifiedAgent(options: { identity: TlsIdentity; expectedId: string; revocations: RevocationList; trust: TrustState; what: string }): https.Agent {
+  const { revocations, trust, what } = options;
+  const checkServerIdentity = serverCheck(options.expectedId, revocations, trust, what);
+  return new TrackedAgent({ keepAlive: true, ...tlsOptions(options.identity), checkServerIdentity: checkServerIdentity as https.AgentOptions['checkServerIdentity'] }, (socket) =>
+    trackServer(socket, revocations, trust),
+  );
 }
