@@ -57,7 +57,8 @@ function listen(server: Server | tls.Server, address: string): Promise<string> {
 function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => resolve());
-    server.closeAllConnections();
+    // An HTTP/2 server has no closeAllConnections; its sessions end with the process's sockets.
+    (server as Partial<Server>).closeAllConnections?.();
   });
 }
 

@@ -24,7 +24,8 @@ export function forwardableHeaders(headers: IncomingHttpHeaders, keepInterlockHe
     .filter(Boolean);
   const out: OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || connectionListed.includes(name)) continue;
+    // HTTP/2 pseudo-headers (RFC 9113 §8.3: :method, :path, :authority, :scheme) belong to that hop only.
+    if (value === undefined || HOP_BY_HOP.has(name) || connectionListed.includes(name) || name.startsWith(':')) continue;
     if (name.startsWith(INTERLOCK_PREFIX) && !keepInterlockHeaders) continue;
     out[name] = value;
   }
@@ -47,4 +48,9 @@ export function sendError(res: ServerResponse, error: InterlockError, extraHeade
     ...extraHeaders,
   });
   res.end(body);
+}
+
+/** The target authority of a request: Host in HTTP/1.1, :authority in HTTP/2 (RFC 9113 §8.3.1). */
+export function requestAuthority(headers: IncomingHttpHeaders): string | undefined {
+  return headers.host ?? (headers[':authority'] as string | undefined);
 }

@@ -1,4 +1,5 @@
 import https from 'node:https';
+import http2 from 'node:http2';
 import type tls from 'node:tls';
 import type { TLSSocket } from 'node:tls';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -80,7 +81,25 @@ export function createMutualTlsListener(options: AdmissionOptions & {
   name: 'inbound' | 'outbound';
   identity: TlsIdentity;
   handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+  /** Also speak HTTP/2 (ALPN h2, with http/1.1 for older clients). */
+  http2?: boolean;
 }): https.Server {
+  if (options.http2) {
+    // One TLS connection carries many concurrent requests from a workload; HTTP/1.1 clients still work (allowHTTP1).
+    const server = http2.createSecureServer(
+      {
+        ...mutualTlsServerOptions(options.identity),
+        allowHTTP1: true,
+        maxSessionMemory: 64,
+        settings: { maxHeaderListSize: options.limits.maxHeaderBytes },
+        maxSendHeaderBlockLength: options.limits.maxHeaderBytes,
+      },
+      (req, res) => void options.handle(req as unknown as IncomingMessage, res as unknown as ServerResponse),
+    );
+    server.setTimeout(options.limits.requestTimeoutMs);
+    installAdmission(server, options);
+    return server as unknown as https.Server;
+  }
   const server = https.createServer(
     {
       ...mutualTlsServerOptions(options.identity),

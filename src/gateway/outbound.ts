@@ -13,7 +13,7 @@ import { IDENTITY_HEADER, PURPOSE_HEADER, parsePurpose, signIdentityAssertion } 
 import { parseTarget } from './routing.ts';
 import { TRACEPARENT, formatTraceparent, startHop } from '../telemetry/trace-context.ts';
 import { checkDeclaredBodySize, forwardRequest } from './forward.ts';
-import { sendError } from './http-util.ts';
+import { requestAuthority, sendError } from './http-util.ts';
 import { peerSpiffeId, tlsOptions, type TlsIdentity } from './tls-identity.ts';
 import { createMutualTlsListener } from './listener.ts';
 import { CircuitBreaker } from './circuit-breaker.ts';
@@ -100,7 +100,7 @@ export function createOutboundServer(deps: OutboundDeps): GatewayListener {
         throw new InterlockError('IL_ERR_AUTHN_NOT_LOCAL', `${caller.id} is not a workload of ${config.trustDomain}`, { field: 'peerCertificate' });
       }
       outcome.identity = caller.id;
-      target = parseTarget(req.headers.host);
+      target = parseTarget(requestAuthority(req.headers));
       const route = routes.get(target.cluster);
       if (route) outcome.peer = target.cluster;
       if (!route) {
@@ -152,14 +152,14 @@ export function createOutboundServer(deps: OutboundDeps): GatewayListener {
       audit.append({
         type: 'call.outbound',
         actor: outcome.identity ?? 'unauthenticated',
-        data: { target: target ? `${target.cluster}/${target.service}` : String(req.headers.host ?? ''), method: req.method ?? 'GET', path: (req.url ?? '/').split('?')[0]!, outcome: outcome.decision, ...(outcome.code ? { code: outcome.code } : {}), ...(transfer ?? {}), durationMs: Math.round((performance.now() - started) * 10) / 10, traceId: hop.ctx.traceId, spanId: hop.ctx.spanId },
+        data: { target: target ? `${target.cluster}/${target.service}` : String(requestAuthority(req.headers) ?? ''), method: req.method ?? 'GET', path: (req.url ?? '/').split('?')[0]!, outcome: outcome.decision, ...(outcome.code ? { code: outcome.code } : {}), ...(transfer ?? {}), durationMs: Math.round((performance.now() - started) * 10) / 10, traceId: hop.ctx.traceId, spanId: hop.ctx.spanId },
       });
       hop.span.setAttributes({ 'interlock.caller': outcome.identity ?? '', 'interlock.peer_cluster': outcome.peer, 'interlock.outcome': outcome.decision, ...(outcome.code ? { 'interlock.code': outcome.code } : {}) });
       hop.span.end();
     }
   };
 
-  const server = createMutualTlsListener({ name: 'outbound', identity, limits: config.limits, audit, revocations: deps.revocations, trust: deps.trust, signals: deps.signals, metrics: deps.metrics, handle });
+  const server = createMutualTlsListener({ name: 'outbound', identity, limits: config.limits, audit, revocations: deps.revocations, trust: deps.trust, signals: deps.signals, metrics: deps.metrics, handle, http2: true });
   const destroyAgents = (map: Map<string, PeerRoute>) => map.forEach((route) => route.agent.destroy());
   return {
     server,

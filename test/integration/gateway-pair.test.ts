@@ -74,6 +74,38 @@ describe('a real gateway pair on loopback', () => {
     assert.match(result.auditRef ?? '', /^west:\d+$/);
   });
 
+  test('HTTP/2: a workload speaking h2 (ALPN) to its gateway sends several requests on one connection; each crosses with its identity', async () => {
+    const http2 = await import('node:http2');
+    const frontend = world.clusters.get('east')!.identities.get('frontend')!;
+    const session = http2.connect(`https://${eastOut().host}:${eastOut().port}`, { cert: frontend.certPem, key: frontend.keyPem, ca: frontend.bundlePem, checkServerIdentity: () => undefined, minVersion: 'TLSv1.3' });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        session.once('connect', () => resolve());
+        session.once('error', reject);
+      });
+      assert.equal(session.alpnProtocol, 'h2');
+      const get = (path: string) =>
+        new Promise<{ status: number; body: string }>((resolve, reject) => {
+          const stream = session.request({ ':method': 'GET', ':path': path, ':authority': 'billing.west.interlock' });
+          let status = 0;
+          let body = '';
+          stream.on('response', (headers) => (status = Number(headers[':status'])));
+          stream.setEncoding('utf8').on('data', (c: string) => (body += c));
+          stream.on('end', () => resolve({ status, body }));
+          stream.on('error', reject);
+        });
+      const answers = await Promise.all([get('/invoices/1'), get('/invoices/2'), get('/invoices/3')]);
+      for (const [i, answer] of answers.entries()) {
+        assert.equal(answer.status, 200, answer.body);
+        const seen = JSON.parse(answer.body) as { caller: string; path: string };
+        assert.equal(seen.caller, 'spiffe://east.acme.internal/ns/shop/sa/frontend');
+        assert.equal(seen.path, `/invoices/${i + 1}`);
+      }
+    } finally {
+      session.close();
+    }
+  });
+
   test('keep-alive: a second call from the same workload reuses its connection', async () => {
     const agent = agentFor('east', 'frontend');
     await callThroughGateway(agent, eastOut(), { ...billing, method: 'GET', path: '/a' });
