@@ -15,7 +15,7 @@ import { checkDeclaredBodySize, forwardRequest, readBody } from './forward.ts';
 import { verifyMessage } from '../signatures/message-signature.ts';
 import { webcrypto } from 'node:crypto';
 import type { JWK } from 'jose';
-import { sendError } from './http-util.ts';
+import { requestAuthority, sendError } from './http-util.ts';
 import { peerSpiffeId, tlsOptions, type TlsIdentity } from './tls-identity.ts';
 import { createMutualTlsListener } from './listener.ts';
 import type { RevocationList } from './revocations.ts';
@@ -121,7 +121,7 @@ export function createInboundServer(deps: InboundDeps): GatewayListener {
     if (!jwk) throw new InterlockError('IL_ERR_SIGNATURE_INVALID', 'this route needs a signed request, and the peer gateway vouched for no workload key', { field: 'signature' });
     const body = await readBody(req, config.limits.maxSignedBodyBytes);
     const now = clock.now().getTime();
-    const params = verifyMessage({ method: req.method ?? 'GET', authority: String(req.headers.host ?? ''), path: req.url ?? '/', headers: req.headers }, body, workloadKeyFrom(jwk), {
+    const params = verifyMessage({ method: req.method ?? 'GET', authority: String(requestAuthority(req.headers) ?? ''), path: req.url ?? '/', headers: req.headers }, body, workloadKeyFrom(jwk), {
       signer: caller,
       nowSeconds: Math.floor(now / 1000),
       maxAgeSeconds,
@@ -150,7 +150,7 @@ export function createInboundServer(deps: InboundDeps): GatewayListener {
     const method = req.method ?? 'GET';
     const path = (req.url ?? '/').split('?')[0]!;
     const hop = startHop('interlock.gateway.inbound', req.headers[TRACEPARENT], { 'interlock.cluster': config.cluster });
-    let record: Record<string, unknown> = { method, path, host: req.headers.host ?? '', traceId: hop.ctx.traceId, spanId: hop.ctx.spanId, ...(hop.parent ? { parentSpanId: hop.parent.spanId } : {}) };
+    let record: Record<string, unknown> = { method, path, host: requestAuthority(req.headers) ?? '', traceId: hop.ctx.traceId, spanId: hop.ctx.spanId, ...(hop.parent ? { parentSpanId: hop.parent.spanId } : {}) };
     const started = performance.now();
     const outcome: { peer: string; identity: string | null; decision: Decision; code: string | null } = { peer: 'unknown', identity: null, decision: 'deny', code: null };
     try {
@@ -158,7 +158,7 @@ export function createInboundServer(deps: InboundDeps): GatewayListener {
       const { peer, sourceCluster } = authenticatePeer(socket);
       outcome.peer = sourceCluster;
       record = { ...record, peer: peer.id, sourceCluster };
-      const target = parseTarget(req.headers.host);
+      const target = parseTarget(requestAuthority(req.headers));
       if (target.cluster !== config.cluster) {
         throw new InterlockError('IL_ERR_ROUTE_UNKNOWN_CLUSTER', `this is the gateway of ${config.cluster}, not ${target.cluster}`, { field: 'host' });
       }
@@ -242,7 +242,7 @@ export function createInboundServer(deps: InboundDeps): GatewayListener {
     }
   };
 
-  const server = createMutualTlsListener({ name: 'inbound', identity, limits: config.limits, audit, revocations: deps.revocations, trust: deps.trust, signals: deps.signals, metrics: deps.metrics, handle });
+  const server = createMutualTlsListener({ name: 'inbound', identity, limits: config.limits, audit, revocations: deps.revocations, trust: deps.trust, signals: deps.signals, metrics: deps.metrics, handle, http2: true });
   const destroyAgents = (map: Map<string, Upstream>) => map.forEach((u) => u.agent.destroy());
   return {
     server,

@@ -254,6 +254,22 @@ describe('a real gateway pair on loopback', () => {
     const future = await signIdentityAssertion(createPrivateKey(gatewayKey), { ...claims, target: 'billing.west.interlock/x' }, fixedClock(new Date(Date.now() + 120_000)));
     const fromTheFuture = await callThroughGateway(agent, westIn(), { ...billing, method: 'GET', path: '/x', headers: { [IDENTITY_HEADER]: future } });
     assert.equal(fromTheFuture.errorCode, 'IL_ERR_IDENTITY_ASSERTION_INVALID');
+    // The inbound listener speaks HTTP/2 too: a peer gateway may multiplex its calls.
+    const http2 = await import('node:http2');
+    const session = http2.connect(`https://${westIn().host}:${westIn().port}`, { cert: gatewayCert, key: gatewayKey, ca: bundle(), checkServerIdentity: () => undefined });
+    try {
+      const h2Token = await signIdentityAssertion(createPrivateKey(gatewayKey), { ...claims, target: 'billing.west.interlock/h2' }, fixedClock(new Date()));
+      const status = await new Promise<number>((resolve, reject) => {
+        const stream = session.request({ ':method': 'GET', ':path': '/h2', ':authority': 'billing.west.interlock', [IDENTITY_HEADER]: h2Token });
+        stream.on('response', (headers) => resolve(Number(headers[':status'])));
+        stream.on('error', reject);
+        stream.resume();
+      });
+      assert.equal(session.alpnProtocol, 'h2');
+      assert.equal(status, 200);
+    } finally {
+      session.close();
+    }
     const crossDomain = await signIdentityAssertion(createPrivateKey(gatewayKey), { ...claims, subject: 'spiffe://west.acme.internal/ns/billing/sa/billing', target: 'billing.west.interlock/x' }, fixedClock(new Date()));
     const vouchingForOthers = await callThroughGateway(agent, westIn(), { ...billing, method: 'GET', path: '/x', headers: { [IDENTITY_HEADER]: crossDomain } });
     assert.equal(vouchingForOthers.errorCode, 'IL_ERR_IDENTITY_ASSERTION_INVALID');
