@@ -12,19 +12,32 @@ export class EventTail {
   #last = 0;
   #timer: NodeJS.Timeout | undefined;
   #polling = false;
+  #again = false;
+  #unwatch: (() => Promise<void>) | undefined;
 
   constructor(store: Store) {
     this.#store = store;
   }
 
+  /**
+   * Polls every `intervalMs`; with PostgreSQL it also listens for the
+   * notification each append sends, so an event committed by another
+   * replica reaches this one's watch streams at once (the poll remains as
+   * the fallback if the listening connection drops).
+   */
   async start(intervalMs = 200): Promise<void> {
     this.#last = await this.#store.latestEventId();
     this.#timer = setInterval(() => void this.poll(), intervalMs);
     this.#timer.unref();
+    this.#unwatch = await this.#store.watchEvents?.(() => void this.poll()).catch(() => undefined);
   }
 
   async poll(): Promise<void> {
-    if (this.#polling) return;
+    if (this.#polling) {
+      // Something arrived while a poll runs: look once more when it ends.
+      this.#again = true;
+      return;
+    }
     this.#polling = true;
     try {
       for (;;) {
@@ -40,6 +53,10 @@ export class EventTail {
     } finally {
       this.#polling = false;
     }
+    if (this.#again) {
+      this.#again = false;
+      void this.poll();
+    }
   }
 
   get lastId(): number {
@@ -51,8 +68,9 @@ export class EventTail {
     return () => this.#listeners.delete(listener);
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
     this.#listeners.clear();
+    await this.#unwatch?.();
   }
 }

@@ -137,7 +137,7 @@ export async function startControlPlane(config: ServerConfig, options: StartOpti
       close: async () => {
         clearInterval(renew);
         jobs.stop();
-        events.stop();
+        await events.stop();
         await metricsServer?.close();
         await app.close();
         await store.close();

@@ -239,5 +239,12 @@ export interface Store extends StoreOps {
    * Returns { ran: false } at once when another replica holds it.
    */
   runExclusive<T>(job: string, fn: () => Promise<T>): Promise<{ ran: true; result: T } | { ran: false }>;
+  /**
+   * Calls `onAppended` soon after any replica appends an event (PostgreSQL
+   * LISTEN/NOTIFY), so event tails need not wait for their next poll.
+   * Absent for SQLite, where one process owns the store. Resolves with the
+   * function that stops listening.
+   */
+  watchEvents?(onAppended: () => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }

@@ -58,6 +58,29 @@ async function rawQuery(url: string, sql: string, params: unknown[] = []): Promi
 }
 
 describe('PostgreSQL replicas on one database', () => {
+  test('an event appended by one replica wakes the other at once (LISTEN/NOTIFY, sent at commit; nothing for a rolled-back append)', () =>
+    withReplicas(async (a, b) => {
+      let woken = 0;
+      const arrived = deferred();
+      const unwatch = await b.watchEvents!(() => {
+        woken++;
+        arrived.resolve();
+      });
+      try {
+        await assert.rejects(a.transaction(async (tx) => {
+          await tx.appendEvent('svid.revoked', { serial: 'rolled-back' }, at(1));
+          throw new Error('abort');
+        }));
+        await sleep(200);
+        assert.equal(woken, 0, 'a rolled-back append notifies no one');
+        await a.appendEvent('svid.revoked', { serial: 'ab' }, at(2));
+        await settlesWithin(arrived.promise, 5_000, 'the notification');
+        assert.deepEqual((await b.eventsSince(0)).map((e) => e.payload.serial), ['ab']);
+      } finally {
+        await unwatch();
+      }
+    }));
+
   test('each sees the other\'s writes', () => withReplicas(async (a, b) => {
     await a.insertCluster(cluster('east'));
     assert.equal((await b.getCluster('east'))?.trustDomain, 'east.acme.internal');

@@ -48,6 +48,10 @@ export class PgSession implements SqlSession {
     return fn(this);
   }
 
+  async notify(channel: string): Promise<void> {
+    await this.query('SELECT pg_notify(?, ?)', [channel, '']);
+  }
+
   async attempt<T>(fn: (session: SqlSession) => Promise<T>): Promise<T> {
     if (this.client === undefined) return fn(this);
     // Without the savepoint one failed INSERT would abort the caller's whole

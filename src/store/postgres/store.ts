@@ -10,6 +10,7 @@ import { systemClock, type Clock } from '../../clock.ts';
 import { SCHEMA_MIGRATIONS_TABLE, migrationFailed, nextMigration, type AppliedMigration } from '../migrations.ts';
 import { Mutex } from '../mutex.ts';
 import { SqlOps } from '../sql/ops.ts';
+import { EVENTS_CHANNEL } from '../sql/series.ts';
 import { assertNotInTransaction, transactionScope } from '../tx-guard.ts';
 import type { Store, StoreOps } from '../types.ts';
 import { JOB_LOCK_CLASS, LOCK_CLASS, MIGRATION_LOCK, PgConnection, type PgPoolOptions } from './connection.ts';
@@ -135,6 +136,21 @@ class PostgresStore extends SqlOps implements Store {
       if (locked) destroy = !(await unlock(client, job));
       release(destroy);
     }
+  }
+
+  async watchEvents(onAppended: () => void): Promise<() => Promise<void>> {
+    this.connection.assertOpen();
+    // A connection of its own, kept for as long as the watch lasts: LISTEN is per session.
+    const client = await this.connection.pool.connect();
+    const onNotification = () => onAppended();
+    client.on('notification', onNotification);
+    client.on('error', () => undefined); // a dropped connection only means falling back to the poll
+    await client.query(`LISTEN ${EVENTS_CHANNEL}`);
+    return async () => {
+      client.off('notification', onNotification);
+      await client.query(`UNLISTEN ${EVENTS_CHANNEL}`).catch(() => undefined);
+      client.release();
+    };
   }
 
   async close(): Promise<void> {

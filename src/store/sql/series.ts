@@ -30,6 +30,8 @@ export async function insertPolicyVersion(s: SqlSession, row: Omit<PolicyVersion
   });
 }
 
+export const EVENTS_CHANNEL = 'interlock_events';
+
 export async function appendEvent(s: SqlSession, type: string, payload: Record<string, unknown>, at: string): Promise<EventRow> {
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
     throw new InterlockError('IL_ERR_INTERNAL', 'event payload must be a JSON object', { field: 'payload' });
@@ -38,8 +40,12 @@ export async function appendEvent(s: SqlSession, type: string, payload: Record<s
   // Ids may have gaps (identity / AUTOINCREMENT), but under the lock they
   // become visible in increasing order: a replica tailing eventsSince() can
   // never see id 7 and later find that 6 committed behind its cursor.
-  return s.sequenced(async (q) =>
-    rows.toEvent(firstOrThrow(await q.all('INSERT INTO events (type, payload, created_at) VALUES (?, ?, ?) RETURNING *', params))));
+  return s.sequenced(async (q) => {
+    const event = rows.toEvent(firstOrThrow(await q.all('INSERT INTO events (type, payload, created_at) VALUES (?, ?, ?) RETURNING *', params)));
+    // Other replicas poll the table; a notification (sent at commit) lets them look at once.
+    await q.notify?.(EVENTS_CHANNEL);
+    return event;
+  });
 }
 
 export async function eventsSince(s: SqlSession, afterId: number, limit: number | undefined): Promise<EventRow[]> {

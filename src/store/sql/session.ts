@@ -34,6 +34,8 @@ export interface SqlSession {
   violation(error: unknown): ConstraintViolation | undefined;
   /** Any other driver error as an InterlockError (InterlockErrors pass through). */
   toStoreError(error: unknown): InterlockError;
+  /** Tells other replicas something was appended (PostgreSQL NOTIFY, delivered at commit); absent where one process owns the store. */
+  notify?(channel: string): Promise<void>;
 }
 
 /**
