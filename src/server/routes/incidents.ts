@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { SVID, actorOf, roles } from '../auth.ts';
 import { gatewayCaller } from './trust.ts';
 import type { ServerDeps } from '../app.ts';
+import { CLUSTER_NAME } from './schemas.ts';
 
 const ID_PARAMS = { type: 'object', properties: { id: { type: 'string', format: 'uuid' } } } as const;
 
@@ -18,7 +19,7 @@ export function registerIncidentRoutes(app: FastifyInstance, deps: ServerDeps): 
           required: ['reason'],
           properties: {
             spiffeId: { type: 'string', maxLength: 2048 },
-            cluster: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$' },
+            cluster: CLUSTER_NAME,
             isolate: { type: 'boolean' },
             reason: { type: 'string', minLength: 1, maxLength: 500 },
           },

@@ -1,9 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { InterlockError } from '../../errors.ts';
-import { isGatewayId, parseWorkloadSpiffeId } from '../../identity/spiffe-id.ts';
 import { SVID, actorOf, roles } from '../auth.ts';
 import type { ServerDeps } from '../app.ts';
 import type { GatewayPolicyReport } from '../policy-service.ts';
+import { CLUSTER_NAME } from './schemas.ts';
+import { gatewayCaller } from './trust.ts';
 
 const VERSION_PARAMS = { type: 'object', properties: { version: { type: 'integer', minimum: 1 } } } as const;
 const COUNT = { type: 'integer', minimum: 0 } as const;
@@ -38,11 +39,8 @@ export function registerPolicyBundleRoutes(app: FastifyInstance, deps: ServerDep
       },
     },
     async (request, reply) => {
-      const svid = request.caller.svid!;
-      if (!isGatewayId(parseWorkloadSpiffeId(svid.id))) throw new InterlockError('IL_ERR_AUTHN_NOT_A_GATEWAY', `${svid.id} is not a gateway`, { field: 'clientCertificate' });
-      const cluster = (await store.listClusters()).find((c) => c.trustDomain === svid.trustDomain);
-      if (!cluster) throw new InterlockError('IL_ERR_CLUSTER_UNKNOWN', `no cluster has trust domain ${svid.trustDomain}`, { field: 'clientCertificate' });
-      await policies.report({ ...request.body, cluster: cluster.name, gateway: svid.id, reportedAt: deps.clock.now().toISOString() });
+      const caller = await gatewayCaller(request, deps);
+      await policies.report({ ...request.body, cluster: caller.cluster, gateway: caller.gateway, reportedAt: deps.clock.now().toISOString() });
       return reply.code(204).send();
     },
   );
@@ -59,7 +57,7 @@ export function registerPolicyBundleRoutes(app: FastifyInstance, deps: ServerDep
           required: ['stage'],
           properties: {
             stage: { enum: ['dry-run', 'canary'] },
-            clusters: { type: 'array', maxItems: 1000, items: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$' } },
+            clusters: { type: 'array', maxItems: 1000, items: CLUSTER_NAME },
             percent: { type: 'integer', minimum: 0, maximum: 100 },
           },
         },

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { PUBLIC } from '../auth.ts';
 import type { ServerDeps } from '../app.ts';
+import { CLUSTER_NAME } from './schemas.ts';
 
 const CSR = { type: 'string', minLength: 100, maxLength: 8192 } as const;
 
@@ -52,7 +53,7 @@ export function registerPublicRoutes(app: FastifyInstance, deps: ServerDeps): vo
           type: 'object',
           additionalProperties: false,
           required: ['cluster', 'token', 'csr'],
-          properties: { cluster: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$' }, token: { type: 'string', minLength: 20, maxLength: 16384 }, csr: CSR },
+          properties: { cluster: CLUSTER_NAME, token: { type: 'string', minLength: 20, maxLength: 16384 }, csr: CSR },
         },
       },
     },

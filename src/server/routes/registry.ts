@@ -8,8 +8,8 @@ import { actorOf, roles } from '../auth.ts';
 import type { ServerDeps } from '../app.ts';
 import { newEntryId } from '../ca-service.ts';
 import { hashSecret, newSecret } from '../secrets.ts';
+import { CLUSTER_NAME } from './schemas.ts';
 
-const NAME = { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$' } as const;
 const K8S = {
   type: 'object',
   additionalProperties: false,
@@ -35,7 +35,7 @@ export function registerRegistryRoutes(app: FastifyInstance, deps: ServerDeps): 
     '/v1/clusters',
     {
       config: { auth: roles('operator') },
-      schema: { body: { type: 'object', additionalProperties: false, required: ['name'], properties: { name: NAME, trustDomain: { type: 'string', maxLength: 255 }, k8s: K8S } } },
+      schema: { body: { type: 'object', additionalProperties: false, required: ['name'], properties: { name: CLUSTER_NAME, trustDomain: { type: 'string', maxLength: 255 }, k8s: K8S } } },
     },
     async (request, reply) => {
       const { name, trustDomain, k8s } = request.body;
@@ -54,7 +54,7 @@ export function registerRegistryRoutes(app: FastifyInstance, deps: ServerDeps): 
 
   app.put<{ Params: { name: string }; Body: { jwks: object; issuer: string } }>(
     '/v1/clusters/:name/k8s',
-    { config: { auth: roles('operator') }, schema: { params: { type: 'object', properties: { name: NAME } }, body: K8S } },
+    { config: { auth: roles('operator') }, schema: { params: { type: 'object', properties: { name: CLUSTER_NAME } }, body: K8S } },
     async (request) => {
       const { name } = request.params;
       const changed = await store.transaction(async (tx) => {
@@ -77,9 +77,9 @@ export function registerRegistryRoutes(app: FastifyInstance, deps: ServerDeps): 
           additionalProperties: false,
           required: ['cluster', 'spiffeId'],
           properties: {
-            cluster: NAME,
+            cluster: CLUSTER_NAME,
             spiffeId: { type: 'string', maxLength: 2048 },
-            namespace: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$' },
+            namespace: CLUSTER_NAME,
             serviceAccount: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$' },
             ttlSeconds: { type: 'integer', minimum: SVID_TTL_MIN_MS / 1000, maximum: SVID_TTL_MAX_MS / 1000 },
             gateway: { type: 'boolean' },
@@ -119,7 +119,7 @@ export function registerRegistryRoutes(app: FastifyInstance, deps: ServerDeps): 
 
   app.get<{ Querystring: { cluster?: string } }>(
     '/v1/entries',
-    { config: { auth: roles('operator', 'auditor') }, schema: { querystring: { type: 'object', additionalProperties: false, properties: { cluster: NAME } } } },
+    { config: { auth: roles('operator', 'auditor') }, schema: { querystring: { type: 'object', additionalProperties: false, properties: { cluster: CLUSTER_NAME } } } },
     async (request) => store.listEntries(request.query.cluster ? { cluster: request.query.cluster } : {}),
   );
 

@@ -5,6 +5,7 @@ import { PUBLIC, SVID, actorOf, roles } from '../auth.ts';
 import { revokeSvids } from '../revoke.ts';
 import { normalizeSerial } from '../../pki/serial.ts';
 import type { ServerDeps } from '../app.ts';
+import { CLUSTER_NAME } from './schemas.ts';
 
 const CRL_VALIDITY_MS = 3_600_000;
 
@@ -33,7 +34,7 @@ export function registerRevocationRoutes(app: FastifyInstance, deps: ServerDeps)
           type: 'object',
           additionalProperties: false,
           required: ['reason'],
-          properties: { spiffeId: { type: 'string', maxLength: 2048 }, cluster: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$' }, reason: { type: 'string', minLength: 1, maxLength: 500 } },
+          properties: { spiffeId: { type: 'string', maxLength: 2048 }, cluster: CLUSTER_NAME, reason: { type: 'string', minLength: 1, maxLength: 500 } },
         },
       },
     },
@@ -57,7 +58,7 @@ export function registerRevocationRoutes(app: FastifyInstance, deps: ServerDeps)
     {
       config: { auth: PUBLIC },
       schema: {
-        params: { type: 'object', properties: { cluster: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$' }, format: { enum: ['pem', 'der'] } } },
+        params: { type: 'object', properties: { cluster: CLUSTER_NAME, format: { enum: ['pem', 'der'] } } },
         querystring: { type: 'object', additionalProperties: false, properties: { ca: { type: 'string', pattern: '^[0-9a-fA-F]{1,64}$' } } },
       },
     },

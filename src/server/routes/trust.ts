@@ -5,8 +5,9 @@ import { SVID, actorOf, roles } from '../auth.ts';
 import type { ServerDeps } from '../app.ts';
 import { putTrustReport, trustDocument } from '../trust.ts';
 import type { RotationStep } from '../ca-rotation.ts';
+import { CLUSTER_NAME } from './schemas.ts';
 
-const TARGET_PARAMS = { type: 'object', properties: { target: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$' } } } as const;
+const TARGET_PARAMS = { type: 'object', properties: { target: CLUSTER_NAME } } as const;
 const EXPECT_BODY = {
   type: 'object',
   additionalProperties: false,
