@@ -9,11 +9,10 @@ import type { PolicyState } from './policy-state.ts';
 import type { AuditLog } from '../audit/chain-file.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { GatewayConfig } from './config.ts';
-import { IDENTITY_HEADER, verifyIdentityAssertion, workloadKeyFrom } from './identity-assertion.ts';
+import { IDENTITY_HEADER, peerVerifyKey, verifyIdentityAssertion, workloadKeyFrom } from './identity-assertion.ts';
 import { parseTarget } from './routing.ts';
 import { checkDeclaredBodySize, forwardRequest, readBody } from './forward.ts';
 import { verifyMessage } from '../signatures/message-signature.ts';
-import { webcrypto } from 'node:crypto';
 import type { JWK } from 'jose';
 import { requestAuthority, sendError } from './http-util.ts';
 import { peerSpiffeId, tlsOptions, type TlsIdentity } from './tls-identity.ts';
@@ -69,22 +68,6 @@ function buildUpstreams(config: GatewayConfig, identity: TlsIdentity, revocation
 }
 
 const SIGNATURE_SKEW_SECONDS = 5;
-
-/**
- * The peer gateway's public key as a WebCrypto key, imported once per
- * connection: given a KeyObject, jose would convert it on every request,
- * which profiling showed to be the largest single cost of an inbound call.
- */
-const peerKeys = new WeakMap<TLSSocket, Promise<CryptoKey>>();
-function peerVerifyKey(socket: TLSSocket): Promise<CryptoKey> {
-  let key = peerKeys.get(socket);
-  if (!key) {
-    const spki = socket.getPeerX509Certificate()!.publicKey.export({ type: 'spki', format: 'der' });
-    key = webcrypto.subtle.importKey('spki', spki, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['verify']) as Promise<CryptoKey>;
-    peerKeys.set(socket, key);
-  }
-  return key;
-}
 
 /** Whether a route of a service is critical: `true` for all, or a "METHOD /prefix" entry that matches. */
 export function isCritical(critical: boolean | readonly string[] | undefined, method: string, path: string): boolean {

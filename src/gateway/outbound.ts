@@ -1,5 +1,4 @@
 import https from 'node:https';
-import { createPrivateKey, webcrypto } from 'node:crypto';
 import type { JWK } from 'jose';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
@@ -9,7 +8,7 @@ import { gatewaySpiffeId, isGatewayId } from '../identity/spiffe-id.ts';
 import type { AuditLog } from '../audit/chain-file.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { splitHostPort, type GatewayConfig } from './config.ts';
-import { IDENTITY_HEADER, PURPOSE_HEADER, parsePurpose, signIdentityAssertion } from './identity-assertion.ts';
+import { IDENTITY_HEADER, PURPOSE_HEADER, assertionSigningKey, parsePurpose, signIdentityAssertion } from './identity-assertion.ts';
 import { parseTarget } from './routing.ts';
 import { TRACEPARENT, formatTraceparent, startHop } from '../telemetry/trace-context.ts';
 import { checkDeclaredBodySize, forwardRequest } from './forward.ts';
@@ -54,11 +53,6 @@ function buildPeerRoutes(config: GatewayConfig, identity: TlsIdentity, revocatio
   return routes;
 }
 
-function toSigningKey(keyPem: string): Promise<CryptoKey> {
-  const pkcs8 = createPrivateKey(keyPem).export({ type: 'pkcs8', format: 'der' });
-  return webcrypto.subtle.importKey('pkcs8', pkcs8, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign']) as Promise<CryptoKey>;
-}
-
 /** The calling workload's public key as a JWK, once per connection (for the identity assertion's cnf). */
 const callerKeys = new WeakMap<TLSSocket, JWK>();
 function callerKey(socket: TLSSocket): JWK {
@@ -75,7 +69,7 @@ export function createOutboundServer(deps: OutboundDeps): GatewayListener {
   let identity = deps.identity;
   let routes = buildPeerRoutes(config, identity, deps.revocations, deps.trust);
   // Imported once per SVID as a WebCrypto key: given a KeyObject, jose converts it on every signature.
-  let signingKey: Promise<CryptoKey> = toSigningKey(identity.keyPem);
+  let signingKey: Promise<CryptoKey> = assertionSigningKey(identity.keyPem);
   // Breakers outlive SVID rotations: a peer that is down stays known as down.
   const breakers = new Map(Object.keys(config.peers).map((cluster) => [cluster, new CircuitBreaker({ failureThreshold: config.limits.peerFailureThreshold, cooldownMs: config.limits.peerCooldownMs }, clock)]));
 
@@ -167,7 +161,7 @@ export function createOutboundServer(deps: OutboundDeps): GatewayListener {
       server.setSecureContext(tlsOptions(next));
       const previous = routes;
       identity = next;
-      signingKey = toSigningKey(next.keyPem);
+      signingKey = assertionSigningKey(next.keyPem);
       routes = buildPeerRoutes(config, next, deps.revocations, deps.trust);
       // Requests in flight finish on the old pool; new ones use the new SVID.
       setTimeout(() => destroyAgents(previous), config.limits.requestTimeoutMs).unref();

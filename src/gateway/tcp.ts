@@ -1,11 +1,10 @@
 import net from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
-import { webcrypto, createPrivateKey } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import { ERRORS, InterlockError, toInterlockError, type ErrorCode } from '../errors.ts';
 import { gatewaySpiffeId, isGatewayId } from '../identity/spiffe-id.ts';
 import { splitHostPort } from '../config/host-port.ts';
-import { signIdentityAssertion, verifyIdentityAssertion } from './identity-assertion.ts';
+import { assertionSigningKey, peerVerifyKey, signIdentityAssertion, verifyIdentityAssertion } from './identity-assertion.ts';
 import { parseTarget } from './routing.ts';
 import { peerSpiffeId, mutualTlsServerOptions, tlsOptions, type TlsIdentity } from './tls-identity.ts';
 import { installAdmission } from './listener.ts';
@@ -115,7 +114,7 @@ function trackTunnels(server: tls.Server): () => Promise<void> {
 export function createTcpOutbound(deps: OutboundDeps): TcpListener {
   const { config, audit, clock } = deps;
   let identity = deps.identity;
-  let signingKey = importSigningKey(identity.keyPem);
+  let signingKey = assertionSigningKey(identity.keyPem);
   const server = tls.createServer({ ...mutualTlsServerOptions(identity) });
   installAdmission(server, { ...deps, name: 'outbound-tcp', limits: config.limits });
   server.on('secureConnection', (socket: TLSSocket) => {
@@ -168,7 +167,7 @@ export function createTcpOutbound(deps: OutboundDeps): TcpListener {
     server,
     rotate: (next) => {
       identity = next;
-      signingKey = importSigningKey(next.keyPem);
+      signingKey = assertionSigningKey(next.keyPem);
       server.setSecureContext(tlsOptions(next));
     },
     close,
@@ -205,7 +204,7 @@ export function createTcpInbound(deps: InboundDeps): TcpListener {
         const target = parseTarget(claimedTarget);
         if (target.cluster !== config.cluster) throw new InterlockError('IL_ERR_ROUTE_UNKNOWN_CLUSTER', `this is the gateway of ${config.cluster}, not ${target.cluster}`, { field: 'preamble' });
         const { subject: principal, jti, expiresAtMs, serial } = await verifyIdentityAssertion(token, {
-          peerKey: socket.getPeerX509Certificate()!.publicKey,
+          peerKey: await peerVerifyKey(socket),
           peer,
           ownCluster: config.cluster,
           method: 'CONNECT',
@@ -244,9 +243,4 @@ export function createTcpInbound(deps: InboundDeps): TcpListener {
     })();
   });
   return { server, rotate: (next) => server.setSecureContext(tlsOptions(next)), close: trackTunnels(server) };
-}
-
-function importSigningKey(keyPem: string): Promise<CryptoKey> {
-  const pkcs8 = createPrivateKey(keyPem).export({ type: 'pkcs8', format: 'der' });
-  return webcrypto.subtle.importKey('pkcs8', pkcs8, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign']) as Promise<CryptoKey>;
 }
