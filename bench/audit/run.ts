@@ -29,7 +29,7 @@
  * Numbers and how to read them: docs/performance.md.
  */
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { openStore } from '../../src/store/open.ts';
@@ -37,7 +37,7 @@ import { appendChain, appendChainHeldFd, appendPlainStream, appendPlainSync, loc
 import { hashTool, nodeHashFile, parseAndHash, parseOnly, runVerifyChild, toolVersion, type PassResult } from './peers.ts';
 import { printAppend, printIngest, printOwnChain, printReadVerify, printVerify } from './report.ts';
 import { appendOwnChain, appendPeerPerRow, ingestGatewayBatches, openPeerDb } from './store-ingest.ts';
-import { option } from '../options.ts';
+import { option, runHeader } from '../options.ts';
 
 
 const QUICK = process.argv.includes('--quick');
@@ -139,11 +139,7 @@ async function main(): Promise<void> {
       return { name, result };
     });
 
-    const cpu = cpus();
-    const load = (l: number[]) => l.map((v) => v.toFixed(2)).join(' ');
-    out.push(`machine: nproc ${cpu.length} × ${cpu[0]?.model ?? 'unknown cpu'}, node ${process.version}, ${toolVersion('sha256sum', ['--version'])}, ${toolVersion('openssl', ['version'])}`);
-    out.push(`load average (1, 5, 15 min) before: ${load(loadBefore)}, after: ${load(loadavg())}`);
-    out.push(`command: node --import tsx bench/audit/run.ts ${process.argv.slice(2).join(' ')}`.trimEnd());
+    out.push(...runHeader('bench/audit/run.ts', [toolVersion('sha256sum', ['--version']), toolVersion('openssl', ['version'])], loadBefore));
     out.push('', ...printAppend(appendRows, SAMPLE_EVERY));
     out.push('', ...printVerify(chainMb, verify, passes));
     out.push('', ...printIngest(ingest, BATCH, dbMb, peerMb));

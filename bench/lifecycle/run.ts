@@ -24,7 +24,7 @@
  * anything. Numbers and how to read them: docs/performance.md.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { LoadWorker, startBenchControlPlane } from './control-plane.ts';
@@ -33,7 +33,7 @@ import { opensslIssuance, opensslVersion } from './peer-openssl.ts';
 import { printIssuance, printPeer, printRevocation, printRotation } from './report.ts';
 import { measureRevocation, type RevocationResult } from './revocation.ts';
 import { rotateAll, type RotationResult } from './rotation.ts';
-import { option } from '../options.ts';
+import { option, runHeader } from '../options.ts';
 
 
 const QUICK = process.argv.includes('--quick');
@@ -109,12 +109,7 @@ async function main(): Promise<void> {
     log(`revocation: starting a lab with ${CLUSTERS} clusters`);
     const revocation: RevocationResult = await measureRevocation({ dir: join(dir, 'lab'), clusters: CLUSTERS, rounds: ROUNDS, probeMs: PROBE_MS, timeoutMs: 10_000, log });
 
-    const cpu = cpus();
-    const out: string[] = [];
-    const load = (l: number[]) => l.map((v) => v.toFixed(2)).join(' ');
-    out.push(`machine: nproc ${cpu.length} × ${cpu[0]?.model ?? 'unknown cpu'}, node ${process.version}, ${opensslVersion()}`);
-    out.push(`load average (1, 5, 15 min) before: ${load(loadBefore)}, after: ${load(loadavg())}`);
-    out.push(`command: node --import tsx bench/lifecycle/run.ts ${process.argv.slice(2).join(' ')}`.trimEnd());
+    const out: string[] = runHeader('bench/lifecycle/run.ts', [opensslVersion()], loadBefore);
     out.push('', ...printIssuance(cpResults.issuance, cpResults.issued, cpResults.stored));
     out.push('', ...printRotation(cpResults.rotation, ROTATE_CONCURRENCY));
     out.push('', ...printPeer(cpResults.peer, openssl, PEER_N));
