@@ -4,6 +4,10 @@
  *
  *   node --import tsx bench/dataplane/run.ts [--seconds 4] [--concurrency 32] [--rps 500]
  *                                            [--low-rps 50] [--bulk-mib 64] [--quick]
+ *                                            [--paths direct,interlock,nginx,haproxy]
+ *
+ *   INTERLOCK_CPU_PROFILE_DIR=<dir> makes the gateways write V8 CPU profiles
+ *   there when the run ends (use with --paths interlock to profile only them).
  *
  *   direct     workload -> backend (mTLS, no proxy)
  *   interlock  workload -> east gateway outbound -> west gateway inbound
@@ -40,6 +44,11 @@ const PLAN: Plan = {
   bulkRuns: 3,
   handshakeConcurrency: 8,
 };
+/** Which paths to run (`--paths interlock,nginx`); all by default. */
+const PATHS = (() => {
+  const at = process.argv.indexOf('--paths');
+  return at < 0 ? null : new Set((process.argv[at + 1] ?? '').split(','));
+})();
 const PROXY_CPU = '0';
 const LOAD_CPU = '1';
 
@@ -124,6 +133,7 @@ async function main(): Promise<void> {
       'interlock: the west gateway checks the signed identity assertion, evaluates Cedar policy and appends an audit record per request; the nginx and HAProxy pairs do none of that (no policy, no assertion, no audit)',
     ];
     for (const kind of ['nginx', 'haproxy'] as const) {
+      if (PATHS && !PATHS.has(kind)) continue;
       if (!toolVersion(kind, ['-v'])) {
         notes.push(`${kind}: not installed, skipped`);
         continue;
@@ -138,7 +148,7 @@ async function main(): Promise<void> {
       { name: 'direct', target: target(port, 'billing'), pids: [] },
       { name: 'interlock', target: target(east.gateway.outbound.port, 'billing.west.interlock'), pids: gatewayPids },
       ...peers.map((p) => ({ name: p.name, target: target(p.port, 'billing'), pids: p.processes.map((c) => c.pid as number) })),
-    ];
+    ].filter((p) => !PATHS || PATHS.has(p.name.split(' ')[0]!));
     loader = await Loader.start(LOAD_CPU);
     const results: PathResult[] = [];
     for (const path of paths) results.push(await measurePath(loader, path, PLAN, log));

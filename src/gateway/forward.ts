@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import { InterlockError, type ErrorCode } from '../errors.ts';
 import { sendError, forwardableHeaders } from './http-util.ts';
 
@@ -21,6 +22,12 @@ export interface ForwardTarget {
   readonly maxBodyBytes: number;
   /** The body, already read whole (a signed request whose digest was checked); else the request is streamed. */
   readonly body?: Buffer;
+  /**
+   * Headers that depend on the connection the pool hands out (the identity
+   * assertion is bound to it): set once that TLS connection is up, before
+   * anything is written.
+   */
+  readonly connectionHeaders?: (socket: TLSSocket) => OutgoingHttpHeaders;
 }
 
 /** Reads a request body whole, refusing it past `max` bytes (for signed requests, whose digest covers all of it). */
@@ -125,7 +132,39 @@ export function forwardRequest(req: IncomingMessage, res: ServerResponse, target
       if (!res.writableFinished) upstream.destroy();
       finish();
     });
-    if (target.body) upstream.end(target.body);
-    else req.pipe(upstream);
+    const send = () => {
+      if (target.body) upstream.end(target.body);
+      else req.pipe(upstream);
+    };
+    if (!target.connectionHeaders) return send();
+    // The byte counter above set the body flowing; hold it until the connection is up and pipe() resumes it.
+    req.pause();
+    const addHeaders = target.connectionHeaders;
+    whenConnected(upstream, (socket) => {
+      try {
+        for (const [name, value] of Object.entries(addHeaders(socket))) if (value !== undefined) upstream.setHeader(name, value);
+      } catch (error) {
+        upstream.destroy(error as Error);
+        return;
+      }
+      send();
+    });
+  });
+}
+
+/**
+ * Runs `ready` once the request has its TLS connection and the handshake is
+ * done (at once for a pooled connection), before anything is written: the
+ * place to set headers bound to that connection.
+ */
+export function whenConnected(request: http.ClientRequest, ready: (socket: TLSSocket) => void): void {
+  request.once('socket', (socket) => {
+    const tlsSocket = socket as TLSSocket;
+    const go = () => {
+      if (!request.destroyed) ready(tlsSocket);
+    };
+    // getFinished() is set once this side sent its Finished message: for a client, the handshake is done.
+    if (tlsSocket.getFinished?.() !== undefined) go();
+    else tlsSocket.once('secureConnect', go);
   });
 }

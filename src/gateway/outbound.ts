@@ -8,7 +8,7 @@ import { gatewaySpiffeId, isGatewayId } from '../identity/spiffe-id.ts';
 import type { AuditLog } from '../audit/chain-file.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { splitHostPort, type GatewayConfig } from './config.ts';
-import { IDENTITY_HEADER, PURPOSE_HEADER, assertionSigningKey, parsePurpose, signIdentityAssertion } from './identity-assertion.ts';
+import { IDENTITY_HEADER, PURPOSE_HEADER, bindIdentityAssertion, parsePurpose } from './identity-assertion.ts';
 import { parseTarget } from './routing.ts';
 import { TRACEPARENT, formatTraceparent, startHop } from '../telemetry/trace-context.ts';
 import { checkDeclaredBodySize, forwardRequest } from './forward.ts';
@@ -68,8 +68,6 @@ export function createOutboundServer(deps: OutboundDeps): GatewayListener {
   const { config, audit, clock, log } = deps;
   let identity = deps.identity;
   let routes = buildPeerRoutes(config, identity, deps.revocations, deps.trust);
-  // Imported once per SVID as a WebCrypto key: given a KeyObject, jose converts it on every signature.
-  let signingKey: Promise<CryptoKey> = assertionSigningKey(identity.keyPem);
   // Breakers outlive SVID rotations: a peer that is down stays known as down.
   const breakers = new Map(Object.keys(config.peers).map((cluster) => [cluster, new CircuitBreaker({ failureThreshold: config.limits.peerFailureThreshold, cooldownMs: config.limits.peerCooldownMs }, clock)]));
 
@@ -112,18 +110,15 @@ export function createOutboundServer(deps: OutboundDeps): GatewayListener {
         throw new InterlockError('IL_ERR_PEER_CIRCUIT_OPEN', `the gateway of ${target.cluster} failed repeatedly; not trying again for ${Math.ceil(breaker.retryInMs / 1000)} s`, { field: 'host' });
       }
       const purpose = parsePurpose(req.headers[PURPOSE_HEADER]);
-      const assertion = await signIdentityAssertion(
-        await signingKey,
-        { issuer: identity.spiffeId.id, subject: caller.id, audience: target.cluster, method: req.method ?? 'GET', target: `${target.authority}${req.url ?? '/'}`, ...(purpose ? { purpose } : {}), ...(callerSerial ? { serial: callerSerial } : {}), key: callerKey(socket) },
-        clock,
-        Math.floor(config.limits.assertionMaxAgeMs / 1000),
-      );
+      const claims = { issuer: identity.spiffeId.id, subject: caller.id, audience: target.cluster, method: req.method ?? 'GET', target: `${target.authority}${req.url ?? '/'}`, ...(purpose ? { purpose } : {}), ...(callerSerial ? { serial: callerSerial } : {}), key: callerKey(socket) };
+      const ttlSeconds = Math.floor(config.limits.assertionMaxAgeMs / 1000);
       const forwarded = await forwardRequest(req, res, {
         protocol: 'https:',
         host: route.host,
         port: route.port,
         agent: route.agent,
-        headers: { host: target.authority, [IDENTITY_HEADER]: assertion, [TRACEPARENT]: formatTraceparent(hop.ctx) },
+        headers: { host: target.authority, [TRACEPARENT]: formatTraceparent(hop.ctx) },
+        connectionHeaders: (peerSocket) => ({ [IDENTITY_HEADER]: bindIdentityAssertion(peerSocket, claims, clock, ttlSeconds) }),
         timeoutMs: config.limits.requestTimeoutMs,
         unavailableCode: 'IL_ERR_PEER_UNAVAILABLE',
         trustAnswerHeaders: true,
@@ -161,7 +156,6 @@ export function createOutboundServer(deps: OutboundDeps): GatewayListener {
       server.setSecureContext(tlsOptions(next));
       const previous = routes;
       identity = next;
-      signingKey = assertionSigningKey(next.keyPem);
       routes = buildPeerRoutes(config, next, deps.revocations, deps.trust);
       // Requests in flight finish on the old pool; new ones use the new SVID.
       setTimeout(() => destroyAgents(previous), config.limits.requestTimeoutMs).unref();

@@ -1,10 +1,9 @@
 import net from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
-import { decodeJwt } from 'jose';
 import { ERRORS, InterlockError, toInterlockError, type ErrorCode } from '../errors.ts';
 import { gatewaySpiffeId, isGatewayId } from '../identity/spiffe-id.ts';
 import { splitHostPort } from '../config/host-port.ts';
-import { assertionSigningKey, peerVerifyKey, signIdentityAssertion, verifyIdentityAssertion } from './identity-assertion.ts';
+import { bindIdentityAssertion, checkIdentityAssertion, openIdentityAssertion } from './identity-assertion.ts';
 import { parseTarget } from './routing.ts';
 import { peerSpiffeId, mutualTlsServerOptions, tlsOptions, type TlsIdentity } from './tls-identity.ts';
 import { installAdmission } from './listener.ts';
@@ -114,7 +113,6 @@ function trackTunnels(server: tls.Server): () => Promise<void> {
 export function createTcpOutbound(deps: OutboundDeps): TcpListener {
   const { config, audit, clock } = deps;
   let identity = deps.identity;
-  let signingKey = assertionSigningKey(identity.keyPem);
   const server = tls.createServer({ ...mutualTlsServerOptions(identity) });
   installAdmission(server, { ...deps, name: 'outbound-tcp', limits: config.limits });
   server.on('secureConnection', (socket: TLSSocket) => {
@@ -136,7 +134,6 @@ export function createTcpOutbound(deps: OutboundDeps): TcpListener {
         if (!peer?.tcpAddress) throw new InterlockError('IL_ERR_ROUTE_UNKNOWN_CLUSTER', `no L4 route to cluster ${target.cluster}`, { field: 'servername' });
         if (deps.trust.isIsolated(target.cluster)) throw new InterlockError('IL_ERR_PEER_ISOLATED', `cluster ${target.cluster} is isolated after a compromise`, { field: 'servername' });
         const serial = peerSerial(socket);
-        const assertion = await signIdentityAssertion(await signingKey, { issuer: identity.spiffeId.id, subject: id.id, audience: target.cluster, method: 'CONNECT', target: target.authority, ...(serial ? { serial } : {}) }, clock, Math.floor(config.limits.assertionMaxAgeMs / 1000));
         const { host, port } = splitHostPort(peer.tcpAddress);
         const upstream = tls.connect({ host, port, ...tlsOptions(identity), checkServerIdentity: serverCheck(gatewaySpiffeId(peer.trustDomain), deps.revocations, deps.trust, `the gateway of ${target.cluster}`) as tls.ConnectionOptions['checkServerIdentity'] });
         await new Promise<void>((resolve, reject) => {
@@ -144,6 +141,7 @@ export function createTcpOutbound(deps: OutboundDeps): TcpListener {
           upstream.once('error', (error) => reject(new InterlockError('IL_ERR_PEER_UNAVAILABLE', `${peer.tcpAddress} unreachable: ${(error as NodeJS.ErrnoException).code ?? error.message}`, { field: 'servername' })));
         });
         trackServer(upstream, deps.revocations, deps.trust);
+        const assertion = bindIdentityAssertion(upstream, { issuer: identity.spiffeId.id, subject: id.id, audience: target.cluster, method: 'CONNECT', target: target.authority, ...(serial ? { serial } : {}) }, clock, Math.floor(config.limits.assertionMaxAgeMs / 1000));
         upstream.write(`${assertion}\n`);
         const answer = await readLine(upstream);
         if (answer !== 'OK') {
@@ -167,7 +165,6 @@ export function createTcpOutbound(deps: OutboundDeps): TcpListener {
     server,
     rotate: (next) => {
       identity = next;
-      signingKey = assertionSigningKey(next.keyPem);
       server.setSecureContext(tlsOptions(next));
     },
     close,
@@ -194,17 +191,11 @@ export function createTcpInbound(deps: InboundDeps): TcpListener {
         if (!isGatewayId(peer) || sourceCluster === undefined) throw new InterlockError('IL_ERR_AUTHN_NOT_A_GATEWAY', `${peer.id} is not the gateway of a peer cluster`, { field: 'peerCertificate' });
         Object.assign(record, { peer: peer.id, sourceCluster });
         const token = await readLine(socket);
-        // The target is in the signed assertion; read it to know what to check the signature against.
-        let claimedTarget: string;
-        try {
-          claimedTarget = String(decodeJwt(token).htu ?? '');
-        } catch {
-          throw new InterlockError('IL_ERR_IDENTITY_ASSERTION_INVALID', 'the preamble is not an identity assertion', { field: 'preamble' });
-        }
-        const target = parseTarget(claimedTarget);
+        // The target is in the assertion: open it (its MAC binds it to this connection), then check it against that target.
+        const claims = openIdentityAssertion(token, socket);
+        const target = parseTarget(claims.htu);
         if (target.cluster !== config.cluster) throw new InterlockError('IL_ERR_ROUTE_UNKNOWN_CLUSTER', `this is the gateway of ${config.cluster}, not ${target.cluster}`, { field: 'preamble' });
-        const { subject: principal, jti, expiresAtMs, serial } = await verifyIdentityAssertion(token, {
-          peerKey: await peerVerifyKey(socket),
+        const { subject: principal, jti, expiresAtMs, serial } = checkIdentityAssertion(claims, {
           peer,
           ownCluster: config.cluster,
           method: 'CONNECT',

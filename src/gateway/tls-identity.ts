@@ -2,6 +2,7 @@ import type { TLSSocket } from 'node:tls';
 import { InterlockError } from '../errors.ts';
 import { checkNameConstraints, checkSvidLeaf } from '../pki/verify.ts';
 import { x509 } from '../pki/x509.ts';
+import { svidIdOf } from './certificate-facts.ts';
 import type { SpiffeId } from '../identity/spiffe-id.ts';
 import { readKeyMaterial } from '../util/files.ts';
 
@@ -64,7 +65,7 @@ export function peerSpiffeId(socket: TLSSocket): SpiffeId {
   }
   const raw = socket.getPeerCertificate()?.raw;
   if (!raw) throw new InterlockError('IL_ERR_SVID_INVALID', 'peer presented no certificate', { field: 'peerCertificate' });
-  const id = checkSvidLeaf(new x509.X509Certificate(new Uint8Array(raw)));
+  const id = svidIdOf(raw);
   peerIds.set(socket, id);
   return id;
 }
@@ -78,7 +79,7 @@ export function expectServerId(expectedId: string) {
   return (_host: string, cert: { raw?: Buffer }): Error | undefined => {
     try {
       if (!cert.raw) return new Error('server presented no certificate');
-      const id = checkSvidLeaf(new x509.X509Certificate(new Uint8Array(cert.raw)));
+      const id = svidIdOf(cert.raw);
       return id.id === expectedId ? undefined : new Error(`server is ${id.id}, expected ${expectedId}`);
     } catch (error) {
       return error instanceof Error ? error : new Error(String(error));

@@ -2,7 +2,7 @@ import type { TLSSocket } from 'node:tls';
 import { apiRequest } from '../client/api.ts';
 import { toInterlockError } from '../errors.ts';
 import { normalizeSerial } from '../pki/serial.ts';
-import { x509 } from '../pki/x509.ts';
+import { authorityKeyIdOf } from './certificate-facts.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { ControlLink } from './control-link.ts';
 import { SocketIndex } from './socket-index.ts';
@@ -39,16 +39,6 @@ interface TrustDocument {
 }
 
 const TRUST_EVENTS = ['trust.changed', 'ca.rotated', 'bundle.changed'];
-
-/** The key id of the CA that signed a DER certificate (its Authority Key Identifier), lower-case hex. */
-export function authorityKeyIdOf(raw: Buffer | undefined): string | undefined {
-  if (!raw) return undefined;
-  try {
-    return new x509.X509Certificate(new Uint8Array(raw)).getExtension(x509.AuthorityKeyIdentifierExtension)?.keyId?.toLowerCase();
-  } catch {
-    return undefined;
-  }
-}
 
 /** The signing CA's key id of a TLS peer's certificate; cached per connection. */
 const peerKeyIds = new WeakMap<TLSSocket, string | undefined>();

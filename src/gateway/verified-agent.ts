@@ -3,7 +3,8 @@ import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { InterlockError } from '../errors.ts';
 import { expectServerId, tlsOptions, type TlsIdentity } from './tls-identity.ts';
 import { peerSerial, type RevocationList } from './revocations.ts';
-import { authorityKeyIdOf, peerAuthorityKeyId, type TrustState } from './trust-state.ts';
+import { peerAuthorityKeyId, type TrustState } from './trust-state.ts';
+import { authorityKeyIdOf } from './certificate-facts.ts';
 
 /**
  * A keep-alive pool for the gateway's own outgoing mTLS connections (to a

@@ -12,7 +12,10 @@ const CLI = join(resolve(dirname(fileURLToPath(import.meta.url)), '../..'), 'bin
  * The child watches its stdin, so it stops if the lab dies.
  */
 export function spawnInterlock(args: readonly string[], options: { logPath: string; readyEvent: string; timeoutMs?: number; env?: NodeJS.ProcessEnv }): Promise<{ child: ChildProcess; ready: Record<string, unknown> }> {
-  const child = spawn(process.execPath, [CLI, ...args, '--stop-with-stdin'], { stdio: ['pipe', 'pipe', 'pipe'], env: options.env ?? process.env });
+  // INTERLOCK_CPU_PROFILE_DIR=<dir>: each child writes a V8 CPU profile there when it stops (for bench profiling; NODE_OPTIONS may not carry --cpu-prof).
+  const profileDir = process.env.INTERLOCK_CPU_PROFILE_DIR;
+  const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const child = spawn(process.execPath, [...nodeArgs, CLI, ...args, '--stop-with-stdin'], { stdio: ['pipe', 'pipe', 'pipe'], env: options.env ?? process.env });
   const timeoutMs = options.timeoutMs ?? 30_000;
   return new Promise((resolvePromise, reject) => {
     const log = createWriteStream(options.logPath, { flags: 'a' });

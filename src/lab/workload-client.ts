@@ -1,5 +1,7 @@
 import https from 'node:https';
 import { Readable } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import { whenConnected } from '../gateway/forward.ts';
 import { expectServerId } from '../gateway/tls-identity.ts';
 import { ERROR_CODE_HEADER } from '../gateway/http-util.ts';
 import { AUDIT_REF_HEADER } from '../gateway/inbound.ts';
@@ -22,6 +24,8 @@ export interface CallRequest {
   /** Streamed to the gateway in chunks, to exercise streaming bodies. */
   readonly bodyChunks?: readonly string[];
   readonly headers?: Record<string, string>;
+  /** Headers bound to the TLS connection the request goes out on (a peer gateway's identity assertion), set once it is up. */
+  readonly connectionHeaders?: (socket: TLSSocket) => Record<string, string>;
 }
 
 /** A workload's view of the mesh: mTLS to its own gateway's outbound port, which must prove its SPIFFE ID. */
@@ -67,7 +71,15 @@ export function callThroughGateway(agent: https.Agent, gateway: { host: string; 
       },
     );
     req.on('error', reject);
-    if (request.bodyChunks) Readable.from(request.bodyChunks).pipe(req);
-    else req.end();
+    const send = () => {
+      if (request.bodyChunks) Readable.from(request.bodyChunks).pipe(req);
+      else req.end();
+    };
+    const bound = request.connectionHeaders;
+    if (!bound) return send();
+    whenConnected(req, (socket) => {
+      for (const [name, value] of Object.entries(bound(socket))) if (value !== undefined) req.setHeader(name, value);
+      send();
+    });
   });
 }

@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixedClock } from '../../src/clock.ts';
@@ -8,11 +9,10 @@ import { gatewaySpiffeId } from '../../src/identity/spiffe-id.ts';
 import { issueX509Svid } from '../../src/pki/certificates.ts';
 import { certificatesToPem, exportPrivateKeyPem, generateKeyPair } from '../../src/pki/x509.ts';
 import { verifyAuditLog } from '../../src/audit/verify.ts';
-import { IDENTITY_HEADER, signIdentityAssertion } from '../../src/gateway/identity-assertion.ts';
+import { IDENTITY_HEADER, bindIdentityAssertion } from '../../src/gateway/identity-assertion.ts';
 import { startLab, type LabWorld } from '../../src/lab/world.ts';
 import { callThroughGateway, createWorkloadAgent } from '../../src/lab/workload-client.ts';
 import { foreignCredentials, tryHandshake } from '../../src/lab/attackers.ts';
-import { createPrivateKey } from 'node:crypto';
 import { tempDir } from '../helpers/pki.ts';
 import { runCliAsync } from '../helpers/cli.ts';
 import { WorkloadIdentity } from '../../src/workload/identity.ts';
@@ -240,25 +240,47 @@ describe('a real gateway pair on loopback', () => {
     const missing = await callThroughGateway(agent, westIn(), { ...billing, method: 'GET', path: '/x' });
     assert.equal(missing.errorCode, 'IL_ERR_IDENTITY_ASSERTION_INVALID');
     const claims = { issuer: east.gateway.spiffeId, subject: 'spiffe://east.acme.internal/ns/shop/sa/frontend', audience: 'west', method: 'GET', target: 'billing.west.interlock/other' };
-    const token = await signIdentityAssertion(createPrivateKey(gatewayKey), claims, fixedClock(new Date()));
-    const replayedElsewhere = await callThroughGateway(agent, westIn(), { ...billing, method: 'GET', path: '/x', headers: { [IDENTITY_HEADER]: token } });
+    const bound = (c: typeof claims, at = new Date()) => (socket: TLSSocket) => ({ [IDENTITY_HEADER]: bindIdentityAssertion(socket, c, fixedClock(at)) });
+    const replayedElsewhere = await callThroughGateway(agent, westIn(), { ...billing, method: 'GET', path: '/x', connectionHeaders: bound(claims) });
     assert.equal(replayedElsewhere.errorCode, 'IL_ERR_IDENTITY_ASSERTION_INVALID');
-    const valid = await signIdentityAssertion(createPrivateKey(gatewayKey), { ...claims, target: 'billing.west.interlock/x' }, fixedClock(new Date()));
-    const ok = await callThroughGateway(agent, westIn(), { ...billing, method: 'GET', path: '/x', headers: { [IDENTITY_HEADER]: valid } });
+    // A valid assertion, captured and sent again on the same connection: the replay guard refuses it.
+    let captured = '';
+    const ok = await callThroughGateway(agent, westIn(), {
+      ...billing,
+      method: 'GET',
+      path: '/x',
+      connectionHeaders: (socket) => {
+        captured = bindIdentityAssertion(socket, { ...claims, target: 'billing.west.interlock/x' }, fixedClock(new Date()));
+        return { [IDENTITY_HEADER]: captured };
+      },
+    });
     assert.equal(ok.status, 200, ok.body);
-    // The same signed request sent again (a captured request replayed) is refused.
-    const replayed = await callThroughGateway(agent, westIn(), { ...billing, method: 'GET', path: '/x', headers: { [IDENTITY_HEADER]: valid } });
+    const single = new https.Agent({ cert: gatewayCert, key: gatewayKey, ca: bundle(), checkServerIdentity: () => undefined, keepAlive: true, maxSockets: 1 });
+    agents.push(single);
+    let first = '';
+    const once = await callThroughGateway(single, westIn(), { ...billing, method: 'GET', path: '/x', connectionHeaders: (socket) => ({ [IDENTITY_HEADER]: (first = bindIdentityAssertion(socket, { ...claims, target: 'billing.west.interlock/x' }, fixedClock(new Date()))) }) });
+    assert.equal(once.status, 200, once.body);
+    const replayed = await callThroughGateway(single, westIn(), { ...billing, method: 'GET', path: '/x', headers: { [IDENTITY_HEADER]: first } });
+    assert.equal(replayed.reusedConnection, true);
     assert.equal(replayed.status, 401);
     assert.equal(replayed.errorCode, 'IL_ERR_REPLAY_DETECTED');
+    // The captured assertion on another connection: its MAC is bound to the first one.
+    const moved = await callThroughGateway(agent, westIn(), { ...billing, method: 'GET', path: '/x', headers: { [IDENTITY_HEADER]: captured.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A')) } });
+    assert.equal(moved.errorCode, 'IL_ERR_IDENTITY_ASSERTION_INVALID');
+    const another = new https.Agent({ cert: gatewayCert, key: gatewayKey, ca: bundle(), checkServerIdentity: () => undefined });
+    agents.push(another);
+    const elsewhere = await callThroughGateway(another, westIn(), { ...billing, method: 'GET', path: '/x', headers: { [IDENTITY_HEADER]: first } });
+    assert.equal(elsewhere.errorCode, 'IL_ERR_IDENTITY_ASSERTION_INVALID');
+    assert.match(elsewhere.body, /not bound to this connection/);
     // An assertion dated beyond the allowed clock skew (5 s) is refused.
-    const future = await signIdentityAssertion(createPrivateKey(gatewayKey), { ...claims, target: 'billing.west.interlock/x' }, fixedClock(new Date(Date.now() + 120_000)));
-    const fromTheFuture = await callThroughGateway(agent, westIn(), { ...billing, method: 'GET', path: '/x', headers: { [IDENTITY_HEADER]: future } });
+    const fromTheFuture = await callThroughGateway(agent, westIn(), { ...billing, method: 'GET', path: '/x', connectionHeaders: bound({ ...claims, target: 'billing.west.interlock/x' }, new Date(Date.now() + 120_000)) });
     assert.equal(fromTheFuture.errorCode, 'IL_ERR_IDENTITY_ASSERTION_INVALID');
     // The inbound listener speaks HTTP/2 too: a peer gateway may multiplex its calls.
     const http2 = await import('node:http2');
     const session = http2.connect(`https://${westIn().host}:${westIn().port}`, { cert: gatewayCert, key: gatewayKey, ca: bundle(), checkServerIdentity: () => undefined });
     try {
-      const h2Token = await signIdentityAssertion(createPrivateKey(gatewayKey), { ...claims, target: 'billing.west.interlock/h2' }, fixedClock(new Date()));
+      await new Promise((resolve, reject) => session.once('connect', resolve).once('error', reject));
+      const h2Token = bindIdentityAssertion(session.socket as TLSSocket, { ...claims, target: 'billing.west.interlock/h2' }, fixedClock(new Date()));
       const status = await new Promise<number>((resolve, reject) => {
         const stream = session.request({ ':method': 'GET', ':path': '/h2', ':authority': 'billing.west.interlock', [IDENTITY_HEADER]: h2Token });
         stream.on('response', (headers) => resolve(Number(headers[':status'])));
@@ -270,8 +292,7 @@ describe('a real gateway pair on loopback', () => {
     } finally {
       session.close();
     }
-    const crossDomain = await signIdentityAssertion(createPrivateKey(gatewayKey), { ...claims, subject: 'spiffe://west.acme.internal/ns/billing/sa/billing', target: 'billing.west.interlock/x' }, fixedClock(new Date()));
-    const vouchingForOthers = await callThroughGateway(agent, westIn(), { ...billing, method: 'GET', path: '/x', headers: { [IDENTITY_HEADER]: crossDomain } });
+    const vouchingForOthers = await callThroughGateway(agent, westIn(), { ...billing, method: 'GET', path: '/x', connectionHeaders: bound({ ...claims, subject: 'spiffe://west.acme.internal/ns/billing/sa/billing', target: 'billing.west.interlock/x' }) });
     assert.equal(vouchingForOthers.errorCode, 'IL_ERR_IDENTITY_ASSERTION_INVALID');
   });
 
