@@ -4,7 +4,8 @@
  * ("east") requires and verifies the client's certificate and forwards with
  * its own client certificate to hop 2 ("west"), which verifies that and
  * forwards over mTLS to the backend. Each hop is its own single-threaded
- * process, as each gateway is. Neither evaluates any policy, signs or checks
+ * process, as each gateway is. A third pair, bare Node.js proxies
+ * (node-hop.mjs), shows what the runtime itself costs. None evaluates any policy, signs or checks
  * an identity assertion, or writes an audit record.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -127,14 +128,16 @@ async function startHop(argv: readonly string[], port: number, cpu: string, log:
  * `east` and `west` are the hops' identities; the backend listens on
  * `backendPort`. Returns the port a workload calls.
  */
-export async function startPeerPair(kind: 'nginx' | 'haproxy', dir: string, ca: string, east: Pem, west: Pem, backendPort: number, cpu: string): Promise<PeerPair> {
+export async function startPeerPair(kind: 'nginx' | 'haproxy' | 'node', dir: string, ca: string, east: Pem, west: Pem, backendPort: number, cpu: string): Promise<PeerPair> {
   mkdirSync(dir, { recursive: true });
   const hop2: HopPlan = { name: 'west', listen: await freePort(), upstream: backendPort, identity: west };
   const hop1: HopPlan = { name: 'east', listen: await freePort(), upstream: hop2.listen, identity: east };
   const processes: ChildProcess[] = [];
   for (const hop of [hop2, hop1]) {
     const log = join(dir, `${kind}-${hop.name}.out`);
-    if (kind === 'nginx') {
+    if (kind === 'node') {
+      processes.push(await startHop([process.execPath, join(import.meta.dirname, 'node-hop.mjs'), String(hop.listen), String(hop.upstream), hop.identity.cert, hop.identity.key, ca], hop.listen, cpu, log));
+    } else if (kind === 'nginx') {
       const conf = join(dir, `nginx-${hop.name}.conf`);
       writeFileSync(conf, nginxConfig(dir, hop, ca));
       processes.push(await startHop(['nginx', '-p', dir, '-c', conf], hop.listen, cpu, log));
@@ -146,10 +149,12 @@ export async function startPeerPair(kind: 'nginx' | 'haproxy', dir: string, ca: 
       processes.push(await startHop(['haproxy', '-db', '-f', conf], hop.listen, cpu, log));
     }
   }
-  const version = kind === 'nginx' ? toolVersion('nginx', ['-v']) : toolVersion('haproxy', ['-v']);
+  const version = kind === 'node' ? `node ${process.version}` : kind === 'nginx' ? toolVersion('nginx', ['-v']) : toolVersion('haproxy', ['-v']);
   const note =
-    kind === 'nginx'
-      ? 'nginx checks the client chain on each hop; proxy_ssl_verify is off (SVIDs carry only a URI SAN, which nginx cannot match)'
-      : 'HAProxy checks the chain both ways (verify required, no host name check)';
+    kind === 'node'
+      ? 'a bare Node.js https reverse proxy per hop (the runtime the gateway is built on, without any of its checks): the floor for a Node gateway'
+      : kind === 'nginx'
+        ? 'nginx checks the client chain on each hop; proxy_ssl_verify is off (SVIDs carry only a URI SAN, which nginx cannot match)'
+        : 'HAProxy checks the chain both ways (verify required, no host name check)';
   return { name: `${kind} pair`, version: version ?? kind, port: hop1.listen, processes, note };
 }

@@ -132,9 +132,9 @@ async function main(): Promise<void> {
     const notes: string[] = [
       'interlock: the west gateway checks the signed identity assertion, evaluates Cedar policy and appends an audit record per request; the nginx and HAProxy pairs do none of that (no policy, no assertion, no audit)',
     ];
-    for (const kind of ['nginx', 'haproxy'] as const) {
+    for (const kind of ['node', 'nginx', 'haproxy'] as const) {
       if (PATHS && !PATHS.has(kind)) continue;
-      if (!toolVersion(kind, ['-v'])) {
+      if (kind !== 'node' && !toolVersion(kind, ['-v'])) {
         notes.push(`${kind}: not installed, skipped`);
         continue;
       }
