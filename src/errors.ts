@@ -18,6 +18,7 @@ export const ERRORS = {
   IL_ERR_CONFIG_NOT_FOUND: { status: 400, title: 'A configuration file could not be read' },
   IL_ERR_CONFIG_INVALID: { status: 400, title: 'A configuration value is malformed or out of range' },
   IL_ERR_CONFIG_UNKNOWN_KEY: { status: 400, title: 'A configuration file has a key the schema does not know' },
+  IL_ERR_DEPLOY_MANIFEST_INVALID: { status: 400, title: 'A rendered Kubernetes object does not pass the Kubernetes API schema; the object and field are named' },
 
   IL_ERR_SPIFFE_ID_INVALID: { status: 400, title: 'A SPIFFE ID does not follow the SPIFFE ID specification' },
   IL_ERR_SPIFFE_ID_OUT_OF_DOMAIN: { status: 400, title: "A SPIFFE ID is not in the cluster's trust domain" },
@@ -75,6 +76,8 @@ export const ERRORS = {
   IL_ERR_ENTRY_EXISTS: { status: 409, title: 'A registration entry for that SPIFFE ID already exists in the cluster' },
   IL_ERR_ENTRY_UNKNOWN: { status: 404, title: 'No registration entry has that id' },
   IL_ERR_ADMIN_EXISTS: { status: 409, title: 'An admin of that name already exists' },
+  IL_ERR_DECLARATIVE_INVALID: { status: 400, title: 'A declarative configuration (interlock apply/diff -f) is invalid; the file, document and field are named, and nothing was applied' },
+  IL_ERR_DECLARATIVE_CONFLICT: { status: 409, title: 'The control plane changed after the configuration was planned (another apply, or a change through the API), so nothing was applied' },
 
   IL_ERR_REQUEST_INVALID: { status: 400, title: 'An API request does not match its schema; the field is named' },
   IL_ERR_NOT_FOUND: { status: 404, title: 'No such API route or object' },
@@ -97,6 +100,7 @@ export const ERRORS = {
 
   IL_ERR_EVIDENCE_INVALID: { status: 400, title: "An evidence bundle or audit checkpoint is malformed, or its signature or signer does not verify" },
   IL_ERR_INCIDENT_UNKNOWN: { status: 404, title: 'No incident has that id' },
+  IL_ERR_ALERT_WEBHOOK_FAILED: { status: 502, title: 'The alert webhook did not accept a notification after every retry; it is kept and sent again after the next evaluation' },
   IL_ERR_PEER_ISOLATED: { status: 403, title: 'The peer cluster is isolated after a compromise; its links stay cut until the incident is resolved' },
 
   IL_ERR_LAB_FAILED: { status: 500, title: 'The lab could not start or a demo call had an unexpected outcome' },

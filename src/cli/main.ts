@@ -21,6 +21,7 @@ import { registerAuditVerifyRemote } from './commands/audit/verify-remote.ts';
 import { registerAuditExport } from './commands/audit/export.ts';
 import { registerLabUp } from './commands/lab/up.ts';
 import { registerAuditVerifyEvidence, registerIncident } from './commands/incident/incident.ts';
+import { registerDeploy } from './commands/deploy/render.ts';
 import { reportError } from './run.ts';
 
 export function buildProgram(): Command {
@@ -58,6 +59,7 @@ export function buildProgram(): Command {
   registerGateway(program);
   registerCheck(program);
   registerIncident(program);
+  registerDeploy(program);
 
   const audit = program.command('audit').description('the hash-chained audit log');
   registerAuditVerify(audit);
