@@ -10,6 +10,86 @@ import { loadConfigFile, resolveFrom } from '../config/load.ts';
  */
 const hostPort = z.string().regex(/^[a-zA-Z0-9.-]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:8443');
 
+const MINUTE = 60_000;
+const DAY = 86_400_000;
+const duration = (min: number, max: number, fallback: number) => z.number().int().min(min).max(max).default(fallback);
+
+/**
+ * A count per sliding window compared with max(threshold, factor × baseline),
+ * the baseline an exponentially weighted mean of the window's count that is
+ * learned while the rule is quiet (server/alert-rules.ts).
+ */
+function rateRule(defaults: { windowMs: number; threshold: number; factor: number }) {
+  return z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      windowMs: duration(1_000, DAY, defaults.windowMs),
+      threshold: z.number().int().min(1).max(10_000_000).default(defaults.threshold),
+      factor: z.number().min(1).max(1_000).default(defaults.factor),
+      /** Weight of each new evaluation in the baseline (EWMA smoothing factor). */
+      alpha: z.number().gt(0).max(1).default(0.05),
+      /** How long a new series only learns its baseline before it may fire. */
+      warmupMs: duration(0, 30 * DAY, 3_600_000),
+    })
+    .prefault({});
+}
+
+function alertsSchema() {
+  return z
+    .strictObject({
+      intervalMs: duration(100, 3_600_000, MINUTE),
+      /** An alert resolves once its condition has been absent this long. */
+      resolveDelayMs: duration(0, DAY, 5 * MINUTE),
+      /** Resolved alerts kept for GET /v1/alerts. */
+      historyLimit: z.number().int().min(0).max(10_000).default(200),
+      unauthorizedAttempts: rateRule({ windowMs: 5 * MINUTE, threshold: 20, factor: 3 }),
+      handshakeFailures: rateRule({ windowMs: 5 * MINUTE, threshold: 20, factor: 3 }),
+      rotationBurst: rateRule({ windowMs: 10 * MINUTE, threshold: 100, factor: 5 }),
+      certificateExpiring: z
+        .strictObject({
+          enabled: z.boolean().default(true),
+          /** A CA certificate expiring within this window. */
+          caWindowMs: duration(MINUTE, 365 * DAY, 30 * DAY),
+          /** A gateway SVID with this fraction of its life or less left: renewal is failing. */
+          svidLifeFraction: z.number().gt(0).lt(1).default(0.33),
+        })
+        .prefault({}),
+      bundleExpiring: z
+        .strictObject({
+          enabled: z.boolean().default(true),
+          /** A gateway's policy bundle with this fraction of policy.bundleTtlMs or less left. */
+          lifeFraction: z.number().gt(0).lt(1).default(0.25),
+          /** A gateway that has not confirmed the trust document this long. */
+          trustMaxAgeMs: duration(10_000, DAY, 10 * MINUTE),
+        })
+        .prefault({}),
+      stalePolicy: z
+        .strictObject({
+          enabled: z.boolean().default(true),
+          /** How long a gateway may stay behind the active policy version or the latest revocation. */
+          graceMs: duration(0, DAY, 5 * MINUTE),
+        })
+        .prefault({}),
+      auditVerification: z.strictObject({ enabled: z.boolean().default(true) }).prefault({}),
+      /** Detector findings (server/detectors.ts) stay firing this long after the last one of the same key. */
+      detectorWindowMs: duration(1_000, DAY, 15 * MINUTE),
+      /** Alertmanager-style JSON POST on every fire and resolve. Its URL and headers may hold secrets: neither is logged. */
+      webhook: z
+        .strictObject({
+          url: z.url({ protocol: /^https?$/ }),
+          timeoutMs: duration(100, 60_000, 5_000),
+          headers: z.record(z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'must be an HTTP header name'), z.string().max(4_096)).optional(),
+          /** Attempts after the first, each after twice the previous backoff. */
+          retries: z.number().int().min(0).max(10).default(3),
+          backoffMs: duration(10, 60_000, 1_000),
+        })
+        .optional(),
+    })
+    .prefault({});
+}
+
+export type AlertsConfig = z.infer<ReturnType<typeof alertsSchema>>;
+
 export const serverConfigSchema = z.strictObject({
   listen: hostPort.default('127.0.0.1:8443'),
   store: z.string().regex(/^(sqlite:.+|postgres(ql)?:\/\/.+)$/, 'must be sqlite:<path> or a postgres:// URL').default('sqlite:interlock.db'),
@@ -44,6 +124,8 @@ export const serverConfigSchema = z.strictObject({
   /** Optional plain-HTTP listener for Prometheus (GET /metrics); keep it on loopback or a pod-local address. */
   metrics: z.strictObject({ listen: hostPort }).optional(),
   jobs: z.strictObject({ intervalMs: z.number().int().min(1_000).max(3_600_000).default(60_000) }).default({ intervalMs: 60_000 }),
+  /** Alert rules the control plane evaluates, and where it sends their changes (server/alerting.ts, docs/observability.md#alerts). */
+  alerts: alertsSchema(),
 });
 
 export type ServerConfig = z.infer<typeof serverConfigSchema>;

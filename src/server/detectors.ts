@@ -2,6 +2,8 @@ import type { Clock } from '../clock.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Store } from '../store/types.ts';
 import type { IncidentService } from './incidents.ts';
+import { alertViews, type AlertView } from './alert-rules.ts';
+import { readRuleAlerts } from './alerting.ts';
 
 /**
  * The control plane's detectors, fed by gateway signals (gateway/signals.ts):
@@ -37,6 +39,8 @@ export interface Alert {
   readonly action: 'incident-opened' | 'incident-already-open' | 'alert-only';
   readonly incident: string | null;
   readonly details: Record<string, unknown>;
+  /** How urgent (alert-rules.ts); absent on findings stored before it existed. */
+  readonly severity?: 'warning' | 'critical';
 }
 
 export type IncomingSignal = { kind: string; at?: string } & Record<string, unknown>;
@@ -73,8 +77,14 @@ export class DetectorService {
     this.#onAlert = onAlert;
   }
 
-  async alerts(): Promise<Alert[]> {
+  /** The findings as stored, oldest first (the alert evaluator's input). */
+  async findings(): Promise<Alert[]> {
     return ((await this.#store.getSetting(ALERTS_SETTING)) as Alert[] | undefined) ?? [];
+  }
+
+  /** GET /v1/alerts: the findings, each with the status of its alert, and the alert rules' alerts (alerting.ts). */
+  async alerts(): Promise<AlertView[]> {
+    return alertViews(await this.findings(), await readRuleAlerts(this.#store));
   }
 
   async ingest(reporter: { gateway: string; cluster: string }, signals: readonly IncomingSignal[]): Promise<number> {
@@ -102,11 +112,11 @@ export class DetectorService {
       // Not ours, revoked already, or at home: nothing in two places.
       if (!svid || svid.revokedAt || svid.cluster === reporter.cluster) return undefined;
       const summary = `SVID ${svid.serial} of ${svid.spiffeId}, issued to cluster ${svid.cluster}, was presented in cluster ${reporter.cluster}`;
-      return { ...base, detector: 'svid-in-two-clusters', summary, ...(await this.#act(this.#settings.svidInTwoClusters, svid.spiffeId, summary, 'svid-in-two-clusters')), details: { serial: svid.serial, spiffeId: svid.spiffeId, home: svid.cluster } };
+      return { ...base, detector: 'svid-in-two-clusters', severity: 'critical', summary, ...(await this.#act(this.#settings.svidInTwoClusters, svid.spiffeId, summary, 'svid-in-two-clusters')), details: { serial: svid.serial, spiffeId: svid.spiffeId, home: svid.cluster } };
     }
     if (signal.kind === 'deny-burst' && typeof signal.spiffeId === 'string') {
       const summary = `${signal.spiffeId} was denied ${String(signal.count)} times within ${Math.round(Number(signal.windowMs) / 1000)} s at the gateway of ${reporter.cluster}`;
-      return { ...base, detector: 'deny-burst', summary, ...(await this.#act(this.#settings.denyBurst, signal.spiffeId, summary, 'deny-burst')), details: { spiffeId: signal.spiffeId, count: signal.count, windowMs: signal.windowMs } };
+      return { ...base, detector: 'deny-burst', severity: 'warning', summary, ...(await this.#act(this.#settings.denyBurst, signal.spiffeId, summary, 'deny-burst')), details: { spiffeId: signal.spiffeId, count: signal.count, windowMs: signal.windowMs } };
     }
     if (signal.kind === 'unknown-ca') {
       const claimed = typeof signal.spiffeId === 'string' ? signal.spiffeId : null;
@@ -114,7 +124,7 @@ export class DetectorService {
       const summary = ours
         ? `a certificate for ${claimed} (cluster ${ours.name}) from a CA not in the trust bundle was presented at the ${String(signal.listener)} listener of ${reporter.cluster}; if it chains to our root, rotate the root (interlock ca rotate-root)`
         : `a certificate from a foreign CA (${String(signal.issuer)}) was presented at the ${String(signal.listener)} listener of ${reporter.cluster}`;
-      return { ...base, detector: 'unknown-ca', summary, action: 'alert-only', incident: null, details: { reason: signal.reason, subject: signal.subject, issuer: signal.issuer, spiffeId: claimed, fingerprint: signal.fingerprint } };
+      return { ...base, detector: 'unknown-ca', severity: ours ? 'critical' : 'warning', summary, action: 'alert-only', incident: null, details: { reason: signal.reason, subject: signal.subject, issuer: signal.issuer, spiffeId: claimed, fingerprint: signal.fingerprint } };
     }
     return undefined;
   }

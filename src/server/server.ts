@@ -16,6 +16,7 @@ import { PolicyService } from './policy-service.ts';
 import { CaRotation } from './ca-rotation.ts';
 import { IncidentService } from './incidents.ts';
 import { DetectorService } from './detectors.ts';
+import { AlertingService, brokenAuditChains, firingByRule } from './alerting.ts';
 import { AuditService, auditCheckpointJob } from './audit-service.ts';
 import { ControlPlaneMetrics, startMetricsServer } from '../telemetry/control-plane-metrics.ts';
 import { ControlPlaneSigner } from './signer.ts';
@@ -30,6 +31,7 @@ export interface RunningServer {
   readonly store: Store;
   readonly app: FastifyInstance;
   readonly jobs: JobRunner;
+  readonly alerting: AlertingService;
   close(): Promise<void>;
 }
 
@@ -103,10 +105,16 @@ export async function startControlPlane(config: ServerConfig, options: StartOpti
       onTrustChanged: refreshTls,
     });
     const incidents = new IncidentService(store, rotations, auditSigner, clock);
-    const metrics = new ControlPlaneMetrics({ authorities: () => store.listAuthorities(), openIncidents: async () => (await incidents.list()).filter((i) => i.status === 'open').length });
+    const metrics = new ControlPlaneMetrics({
+      authorities: () => store.listAuthorities(),
+      openIncidents: async () => (await incidents.list()).filter((i) => i.status === 'open').length,
+      firingAlerts: () => firingByRule(store),
+      brokenAuditChains: () => brokenAuditChains(store),
+    });
     events.subscribe((event) => metrics.event(event.type));
     const detectors = new DetectorService(store, incidents, config.detectors, clock, options.log, (detector) => metrics.alert(detector));
     const audit = new AuditService(store, auditSigner, clock);
+    const alerting = new AlertingService({ store, audit, policies, rotations, incidents, detectors, clock, log: options.log, metrics }, config.alerts, config.policy.bundleTtlMs);
     app = buildApp({ store, ca, identities, events, policies, rotations, incidents, detectors, metrics, audit, clock, log: options.log }, tls);
     // Another replica changed what is trusted (a CA rotation step): follow it.
     events.subscribe((event) => {
@@ -127,6 +135,7 @@ export async function startControlPlane(config: ServerConfig, options: StartOpti
     const metricsServer = config.metrics ? await startMetricsServer(metrics, splitHostPort(config.metrics.listen)) : undefined;
     const jobs = new JobRunner(store, [caExpiryJob(store, clock), auditCheckpointJob(audit)], options.log, replica);
     jobs.start(config.jobs.intervalMs);
+    alerting.start(url);
     options.log.info({ event: 'server.ready', url, spiffeId: tls.spiffeId, store: store.kind, replica, metrics: metricsServer?.address ?? null }, 'control plane ready');
     return {
       url,
@@ -134,9 +143,11 @@ export async function startControlPlane(config: ServerConfig, options: StartOpti
       store,
       app,
       jobs,
+      alerting,
       close: async () => {
         clearInterval(renew);
         jobs.stop();
+        await alerting.close();
         await events.stop();
         await metricsServer?.close();
         await app.close();

@@ -13,6 +13,10 @@ import { EVENT_TYPES, LABEL, METRIC } from './names.ts';
 export interface ControlPlaneStateSource {
   authorities(): Promise<Array<{ kind: string; cluster: string | null; status: string; notAfter: string }>>;
   openIncidents(): Promise<number>;
+  /** Firing alerts by rule, every rule present (server/alerting.ts). */
+  firingAlerts?(): Promise<Record<string, number>>;
+  /** Audit chains whose last verification by the alert evaluator failed. */
+  brokenAuditChains?(): Promise<number>;
 }
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -27,6 +31,8 @@ export class ControlPlaneMetrics {
   readonly #attestationFailures: Counter<string>;
   readonly #events: Counter<string>;
   readonly #alerts: Counter<string>;
+  readonly #alertTransitions: Counter<string>;
+  readonly #webhookFailures: Counter<string>;
   readonly watchStreams: Gauge<string>;
 
   constructor(source: ControlPlaneStateSource) {
@@ -37,6 +43,32 @@ export class ControlPlaneMetrics {
     this.#attestationFailures = new Counter({ name: METRIC.attestationFailures, help: 'Attestations and renewals refused, by error code', labelNames: [LABEL.code], registers });
     this.#events = new Counter({ name: METRIC.events, help: 'Events fanned out to watch streams, by type (svid.revoked counts revocations)', labelNames: [LABEL.type], registers });
     this.#alerts = new Counter({ name: METRIC.alerts, help: 'Detector findings, by detector', labelNames: [LABEL.detector], registers });
+    this.#alertTransitions = new Counter({ name: METRIC.alertTransitions, help: 'Alert rule alerts that fired or resolved, by rule and status', labelNames: [LABEL.rule, LABEL.status], registers });
+    this.#webhookFailures = new Counter({ name: METRIC.alertWebhookFailures, help: 'Alert notifications the webhook did not accept after every retry (kept and sent again later)', registers });
+    if (source.firingAlerts) {
+      const firing = source.firingAlerts.bind(source);
+      new Gauge({
+        name: METRIC.alertsFiring,
+        help: 'Alerts firing now, by rule',
+        labelNames: [LABEL.rule],
+        registers,
+        async collect() {
+          this.reset();
+          for (const [rule, count] of Object.entries(await firing())) this.set({ rule }, count);
+        },
+      });
+    }
+    if (source.brokenAuditChains) {
+      const broken = source.brokenAuditChains.bind(source);
+      new Gauge({
+        name: METRIC.auditChainsBroken,
+        help: 'Audit chains (control plane and gateway streams) whose last verification failed',
+        registers,
+        async collect() {
+          this.set(await broken());
+        },
+      });
+    }
     this.watchStreams = new Gauge({ name: METRIC.watchStreams, help: 'Open watch streams (gateways and following workloads)', registers });
     new Gauge({
       name: METRIC.caExpiry,
@@ -81,6 +113,14 @@ export class ControlPlaneMetrics {
 
   alert(detector: string): void {
     this.#alerts.inc({ detector });
+  }
+
+  alertTransition(rule: string, status: 'firing' | 'resolved'): void {
+    this.#alertTransitions.inc({ rule, status });
+  }
+
+  webhookFailure(): void {
+    this.#webhookFailures.inc();
   }
 }
 

@@ -31,6 +31,10 @@ export const METRIC = {
   caExpiry: 'interlock_ca_expiry_seconds',
   incidentsOpen: 'interlock_incidents_open',
   alerts: 'interlock_alerts_total',
+  alertsFiring: 'interlock_alerts_firing',
+  alertTransitions: 'interlock_alert_transitions_total',
+  alertWebhookFailures: 'interlock_alert_webhook_failures_total',
+  auditChainsBroken: 'interlock_audit_chains_broken',
 } as const;
 
 export const LABEL = {
@@ -49,6 +53,8 @@ export const LABEL = {
   kind: 'kind',
   cluster: 'cluster',
   detector: 'detector',
+  rule: 'rule',
+  status: 'status',
 } as const;
 
 /** Handshake failure reasons kept as label values; anything else is counted as "other". */

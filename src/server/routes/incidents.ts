@@ -61,7 +61,12 @@ export function registerIncidentRoutes(app: FastifyInstance, deps: ServerDeps): 
     },
   );
 
-  app.get('/v1/alerts', { config: { auth: roles('key-custodian', 'operator', 'auditor') } }, async () => deps.detectors.alerts());
+  // Detector findings and alert-rule alerts (server/alerting.ts), oldest first; ?status=firing for what is wrong now.
+  app.get<{ Querystring: { status?: 'firing' | 'resolved' } }>(
+    '/v1/alerts',
+    { config: { auth: roles('key-custodian', 'operator', 'auditor') }, schema: { querystring: { type: 'object', additionalProperties: false, properties: { status: { enum: ['firing', 'resolved'] } } } } },
+    async (request) => (await deps.detectors.alerts()).filter((a) => !request.query.status || a.status === request.query.status),
+  );
 
   app.get('/v1/incidents', { config: { auth: roles('key-custodian', 'operator', 'auditor') } }, async () => deps.incidents.list());
 
