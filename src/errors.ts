@@ -62,6 +62,7 @@ export const ERRORS = {
   IL_ERR_ROUTE_INVALID_HOST: { status: 400, title: 'The request does not name a target as <service>.<cluster>.interlock' },
   IL_ERR_ROUTE_UNKNOWN_CLUSTER: { status: 404, title: 'The request names a cluster this gateway has no peer for' },
   IL_ERR_ROUTE_UNKNOWN_SERVICE: { status: 404, title: 'The request names a service this cluster does not export' },
+  IL_ERR_ROUTE_PATH_AMBIGUOUS: { status: 400, title: 'The request path is not in canonical form (//, a dot segment, a backslash, or a needless or slash percent-escape)' },
   IL_ERR_PEER_UNAVAILABLE: { status: 502, title: 'The remote gateway could not be reached or refused the handshake' },
   IL_ERR_PEER_CIRCUIT_OPEN: { status: 503, title: 'The remote gateway failed repeatedly, so requests to it fail fast until a probe succeeds' },
   IL_ERR_UPSTREAM_UNAVAILABLE: { status: 502, title: 'The local service behind the gateway could not be reached' },
@@ -103,7 +104,14 @@ export const ERRORS = {
   IL_ERR_ALERT_WEBHOOK_FAILED: { status: 502, title: 'The alert webhook did not accept a notification after every retry; it is kept and sent again after the next evaluation' },
   IL_ERR_PEER_ISOLATED: { status: 403, title: 'The peer cluster is isolated after a compromise; its links stay cut until the incident is resolved' },
 
+  IL_ERR_THREAT_MODEL_INVALID: { status: 400, title: 'docs/threat-model.md does not follow the threat format the risk register reads; the line is named' },
+  IL_ERR_REPORT_INPUT_INVALID: { status: 400, title: 'A file a report reads (--services, test results, a chaos result) is malformed; the file is named' },
+
   IL_ERR_LAB_FAILED: { status: 500, title: 'The lab could not start or a demo call had an unexpected outcome' },
+  IL_ERR_LAB_NETNS_UNAVAILABLE: { status: 400, title: 'The network-namespace lab needs root and `ip netns` on Linux' },
+  IL_ERR_LAB_NETNS_FAILED: { status: 500, title: 'A command that builds the lab network, injects a fault or captures the wire failed' },
+  IL_ERR_CHAOS_UNKNOWN_EXPERIMENT: { status: 400, title: 'No chaos experiment has that name' },
+  IL_ERR_CHAOS_INVARIANT_FAILED: { status: 500, title: 'A chaos experiment broke one of its invariants' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

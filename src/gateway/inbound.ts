@@ -11,6 +11,7 @@ import type { Logger } from '../telemetry/logger.ts';
 import type { GatewayConfig } from './config.ts';
 import { IDENTITY_HEADER, verifyIdentityAssertion, workloadKeyFrom } from './identity-assertion.ts';
 import { parseTarget } from './routing.ts';
+import { canonicalPath } from './request-path.ts';
 import { checkDeclaredBodySize, forwardRequest, readBody } from './forward.ts';
 import { verifyMessage } from '../signatures/message-signature.ts';
 import type { JWK } from 'jose';
@@ -138,6 +139,8 @@ export function createInboundServer(deps: InboundDeps): GatewayListener {
     const outcome: { peer: string; identity: string | null; decision: Decision; code: string | null } = { peer: 'unknown', identity: null, decision: 'deny', code: null };
     try {
       checkDeclaredBodySize(req, config.limits.maxBodyBytes);
+      // Policy and critical routes must see the path the service will route on: one canonical form only.
+      canonicalPath(req.url);
       const { peer, sourceCluster } = authenticatePeer(socket);
       outcome.peer = sourceCluster;
       record = { ...record, peer: peer.id, sourceCluster };

@@ -98,6 +98,7 @@ export function createMutualTlsListener(options: AdmissionOptions & {
     );
     server.setTimeout(options.limits.requestTimeoutMs);
     installAdmission(server, options);
+    enforceHttp1Deadlines(server, options.limits);
     return server as unknown as https.Server;
   }
   const server = https.createServer(
@@ -113,6 +114,44 @@ export function createMutualTlsListener(options: AdmissionOptions & {
   );
   installAdmission(server, options);
   return server;
+}
+
+/**
+ * Node 20's HTTP/2 server hands HTTP/1.1 connections (allowHTTP1) to the
+ * HTTP/1 parser without the headers deadline an http.Server enforces, and
+ * its idle timeout is reset by every byte: a client sending one header line
+ * every few hundred milliseconds would keep its connection, and a socket,
+ * forever (slowloris). So: the request headers must be complete within
+ * `headersTimeoutMs` of the connection (or of the last answer plus
+ * `keepAliveTimeoutMs` on a kept-alive one), or the connection is closed.
+ */
+export function enforceHttp1Deadlines(server: http2.Http2SecureServer, limits: GatewayConfig['limits']): void {
+  const deadlines = new WeakMap<TLSSocket, { timer?: NodeJS.Timeout; inFlight: number }>();
+  const arm = (socket: TLSSocket, ms: number) => {
+    const state = deadlines.get(socket);
+    if (!state) return;
+    clearTimeout(state.timer);
+    state.timer = setTimeout(() => socket.destroy(), ms);
+    state.timer.unref();
+  };
+  server.on('secureConnection', (socket: TLSSocket) => {
+    if (socket.alpnProtocol === 'h2' || socket.destroyed) return;
+    deadlines.set(socket, { inFlight: 0 });
+    arm(socket, limits.headersTimeoutMs);
+    socket.once('close', () => clearTimeout(deadlines.get(socket)?.timer));
+  });
+  server.on('request', (req: http2.Http2ServerRequest | IncomingMessage, res: http2.Http2ServerResponse | ServerResponse) => {
+    if (req.httpVersionMajor >= 2) return;
+    const socket = req.socket as TLSSocket;
+    const state = deadlines.get(socket);
+    if (!state) return;
+    // The headers are in; the body and the answer have their own deadlines (requestTimeoutMs upstream).
+    state.inFlight++;
+    clearTimeout(state.timer);
+    res.once('close', () => {
+      if (--state.inFlight === 0) arm(socket, limits.keepAliveTimeoutMs + limits.headersTimeoutMs);
+    });
+  });
 }
 
 /** Open connections per peer (by the identity in its certificate), so one peer cannot take every socket. */

@@ -10,6 +10,7 @@ import type { Logger } from '../telemetry/logger.ts';
 import { splitHostPort, type GatewayConfig } from './config.ts';
 import { IDENTITY_HEADER, PURPOSE_HEADER, bindIdentityAssertion, parsePurpose } from './identity-assertion.ts';
 import { parseTarget } from './routing.ts';
+import { canonicalPath } from './request-path.ts';
 import { TRACEPARENT, formatTraceparent, startHop } from '../telemetry/trace-context.ts';
 import { checkDeclaredBodySize, forwardRequest } from './forward.ts';
 import { requestAuthority, sendError } from './http-util.ts';
@@ -92,6 +93,8 @@ export function createOutboundServer(deps: OutboundDeps): GatewayListener {
         throw new InterlockError('IL_ERR_AUTHN_NOT_LOCAL', `${caller.id} is not a workload of ${config.trustDomain}`, { field: 'peerCertificate' });
       }
       outcome.identity = caller.id;
+      // Refused here already, with the reason, rather than by the peer's gateway.
+      canonicalPath(req.url);
       target = parseTarget(requestAuthority(req.headers));
       const route = routes.get(target.cluster);
       if (route) outcome.peer = target.cluster;

@@ -57,7 +57,7 @@ describe('a real gateway pair on loopback', () => {
     const dir = tempDir('interlock-pair-');
     const policyFile = join(dir, 'test-policy.cedar');
     writeFileSync(policyFile, POLICY);
-    world = await startLab({ dir: join(dir, 'lab'), policyFile, gatewayLimits: { maxBodyBytes: 6 * 1024 * 1024, maxConnectionsPerPeer: 16 } });
+    world = await startLab({ dir: join(dir, 'lab'), policyFile, gatewayLimits: { maxBodyBytes: 6 * 1024 * 1024, maxConnectionsPerPeer: 16, headersTimeoutMs: 1_500 } });
   });
 
   after(async () => {
@@ -137,6 +137,36 @@ describe('a real gateway pair on loopback', () => {
     const fresh = createWorkloadAgent(world.clusters.get('east')!.identities.get('frontend')!, gatewaySpiffeId(world.clusters.get('east')!.trustDomain));
     agents.push(fresh);
     assert.equal((await callThroughGateway(fresh, eastOut(), { ...billing, method: 'GET', path: '/invoices/1' })).status, 200, 'still serving');
+  });
+
+  test('slow clients: headers trickled a line at a time are cut off at limits.headersTimeoutMs, and the gateway keeps serving', async () => {
+    const frontend = world.clusters.get('east')!.identities.get('frontend')!;
+    const tls = await import('node:tls');
+    const socket = tls.connect({ ...eastOut(), cert: frontend.certPem, key: frontend.keyPem, ca: frontend.bundlePem, checkServerIdentity: () => undefined, ALPNProtocols: ['http/1.1'] });
+    await new Promise((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
+    const started = Date.now();
+    socket.write('GET /invoices/1 HTTP/1.1\r\nHost: billing.west.interlock\r\n');
+    const trickle = setInterval(() => socket.writable && socket.write('x-slow: 1\r\n'), 300);
+    const closedAfter = await new Promise<number | null>((resolve) => {
+      socket.once('close', () => resolve(Date.now() - started));
+      socket.on('error', () => undefined);
+      setTimeout(() => resolve(null), 15_000);
+    });
+    clearInterval(trickle);
+    socket.destroy();
+    assert.notEqual(closedAfter, null, 'a client that never finishes its headers must not keep its connection');
+    const agent = agentFor('east', 'frontend');
+    assert.equal((await callThroughGateway(agent, eastOut(), { ...billing, method: 'GET', path: '/invoices/1' })).status, 200, 'still serving');
+  });
+
+  test('paths in more than one form (needless escapes, //, dot segments) are refused before policy, at both gateways', async () => {
+    const agent = agentFor('east', 'frontend');
+    for (const path of ['/%69nvoices/1', '//invoices/1', '/x/../invoices/1', '/invoices%2F1']) {
+      const result = await callThroughGateway(agent, eastOut(), { ...billing, method: 'GET', path });
+      assert.equal(result.status, 400, path);
+      assert.equal(result.errorCode, 'IL_ERR_ROUTE_PATH_AMBIGUOUS', path);
+    }
+    assert.equal((await callThroughGateway(agent, eastOut(), { ...billing, method: 'GET', path: '/invoices/1?x=%2F' })).status, 200, 'a query may hold escapes');
   });
 
   test('one peer may hold at most limits.maxConnectionsPerPeer connections; the next handshake is refused and audited', async () => {
