@@ -22,6 +22,7 @@ import { registerAuditExport } from './commands/audit/export.ts';
 import { registerLabUp } from './commands/lab/up.ts';
 import { registerAuditVerifyEvidence, registerIncident } from './commands/incident/incident.ts';
 import { registerDeploy } from './commands/deploy/render.ts';
+import { registerDeclarative } from './commands/apply/apply.ts';
 import { reportError } from './run.ts';
 
 export function buildProgram(): Command {
@@ -60,6 +61,7 @@ export function buildProgram(): Command {
   registerCheck(program);
   registerIncident(program);
   registerDeploy(program);
+  registerDeclarative(program);
 
   const audit = program.command('audit').description('the hash-chained audit log');
   registerAuditVerify(audit);

@@ -17,6 +17,7 @@ import { registerRevocationRoutes } from './routes/revocations.ts';
 import { registerTrustRoutes } from './routes/trust.ts';
 import { registerIncidentRoutes } from './routes/incidents.ts';
 import { registerAuditStreamRoutes } from './routes/audit-streams.ts';
+import { registerDeclarativeRoutes } from './routes/declarative.ts';
 import { registerDashboardRoutes } from './routes/dashboard.ts';
 import type { IncidentService } from './incidents.ts';
 import type { DetectorService } from './detectors.ts';
@@ -132,6 +133,7 @@ export function buildApp(deps: ServerDeps, tls: TlsMaterial): FastifyInstance {
   registerTrustRoutes(app, deps);
   registerIncidentRoutes(app, deps);
   registerAuditStreamRoutes(app, deps);
+  registerDeclarativeRoutes(app, deps);
   registerDashboardRoutes(app, deps);
   return app;
 }

@@ -308,9 +308,68 @@ CREATE TRIGGER gateway_audit_no_truncate BEFORE TRUNCATE ON gateway_audit
   FOR EACH STATEMENT EXECUTE FUNCTION interlock_audit_append_only();
 `;
 
+/**
+ * The declared catalogue of exported services (interlock apply, Service
+ * documents) and the revisions of declarative configuration. A service is
+ * named within its cluster; `critical` is JSON (true, false, or a list of
+ * "METHOD /path-prefix"). A revision keeps the exact JSON text of the
+ * normalised desired state it applied, so its digest can be checked against
+ * the stored bytes and a rollback applies exactly that document again.
+ */
+const DECLARATIVE_SQLITE = `
+CREATE TABLE services (
+  cluster TEXT NOT NULL REFERENCES clusters (name),
+  name TEXT NOT NULL,
+  namespace TEXT NOT NULL,
+  classification TEXT NOT NULL CHECK (classification IN ('public', 'internal', 'confidential', 'restricted')),
+  critical TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  updated_by TEXT NOT NULL,
+  PRIMARY KEY (cluster, name)
+) STRICT;
+
+CREATE TABLE config_revisions (
+  revision INTEGER PRIMARY KEY CHECK (revision > 0),
+  digest TEXT NOT NULL,
+  document TEXT NOT NULL,
+  action TEXT NOT NULL CHECK (action IN ('apply', 'rollback')),
+  source_revision INTEGER,
+  actor TEXT NOT NULL,
+  created_at TEXT NOT NULL
+) STRICT;
+`;
+
+const DECLARATIVE_POSTGRES = `
+CREATE TABLE services (
+  cluster text NOT NULL REFERENCES clusters (name),
+  name text NOT NULL,
+  namespace text NOT NULL,
+  classification text NOT NULL CHECK (classification IN ('public', 'internal', 'confidential', 'restricted')),
+  critical jsonb NOT NULL,
+  created_at timestamptz NOT NULL,
+  created_by text NOT NULL,
+  updated_at timestamptz NOT NULL,
+  updated_by text NOT NULL,
+  PRIMARY KEY (cluster, name)
+);
+
+CREATE TABLE config_revisions (
+  revision integer PRIMARY KEY CHECK (revision > 0),
+  digest text NOT NULL,
+  document text NOT NULL,
+  action text NOT NULL CHECK (action IN ('apply', 'rollback')),
+  source_revision integer,
+  actor text NOT NULL,
+  created_at timestamptz NOT NULL
+);
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sqlite: INITIAL_SQLITE, postgres: INITIAL_POSTGRES },
   { version: 2, name: 'gateway audit streams', sqlite: GATEWAY_AUDIT_SQLITE, postgres: GATEWAY_AUDIT_POSTGRES },
+  { version: 3, name: 'declared services and configuration revisions', sqlite: DECLARATIVE_SQLITE, postgres: DECLARATIVE_POSTGRES },
 ];
 
 export const LATEST_SCHEMA_VERSION: number = MIGRATIONS.length;

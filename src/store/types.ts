@@ -121,6 +121,41 @@ export interface PolicyVersionRow {
   readonly comment: string | null;
 }
 
+export type DataClassification = 'public' | 'internal' | 'confidential' | 'restricted';
+
+/** A service a cluster exports, as the operator declared it (interlock apply): the catalogue reports and the dashboard read. */
+export interface ServiceRow {
+  readonly cluster: string;
+  /** DNS label; the service is addressed as `<name>.<cluster>.interlock`. Unique within its cluster. */
+  readonly name: string;
+  /** Kubernetes namespace the service runs in. */
+  readonly namespace: string;
+  readonly classification: DataClassification;
+  /** Routes that need a signed request (RFC 9421): true for every route, false for none, or "METHOD /path-prefix" entries. */
+  readonly critical: boolean | readonly string[];
+  readonly createdAt: string;
+  readonly createdBy: string;
+  readonly updatedAt: string;
+  readonly updatedBy: string;
+}
+
+/** One applied revision of the declarative configuration (interlock apply). */
+export interface ConfigRevisionRow {
+  /** 1, 2, 3… assigned by the store. */
+  readonly revision: number;
+  /** sha256:<hex> of the canonical JSON of `document`. */
+  readonly digest: string;
+  /** The normalised desired state that was applied (declarative/types.ts DesiredState). */
+  readonly document: unknown;
+  readonly action: 'apply' | 'rollback';
+  /** For a rollback, the revision whose document was applied again; else null. */
+  readonly sourceRevision: number | null;
+  readonly actor: string;
+  readonly createdAt: string;
+}
+
+export type ConfigRevisionSummary = Omit<ConfigRevisionRow, 'document'>;
+
 /** Changes gateways must hear about, in order; replicas tail this table to feed their watch streams. */
 export interface EventRow {
   /** Increasing; assigned by the store. */
@@ -200,6 +235,21 @@ export interface StoreOps {
    */
   setPolicyStatus(version: number, from: PolicyVersionRow['status'], to: PolicyVersionRow['status'], by: string, at: string, comment?: string | null): Promise<boolean>;
   getActivePolicy(): Promise<PolicyVersionRow | undefined>;
+
+  /** Creates or replaces the service (cluster, name), keeping createdAt/createdBy of a replaced one. Throws IL_ERR_CLUSTER_UNKNOWN. */
+  putService(row: ServiceRow): Promise<ServiceRow>;
+  getService(cluster: string, name: string): Promise<ServiceRow | undefined>;
+  /** In (cluster, name) order. */
+  listServices(filter?: { cluster?: string }): Promise<ServiceRow[]>;
+  deleteService(cluster: string, name: string): Promise<boolean>;
+
+  /** Assigns the next revision number (1, 2, 3… without gaps) and returns the stored row. */
+  insertConfigRevision(row: Omit<ConfigRevisionRow, 'revision'>): Promise<ConfigRevisionRow>;
+  getConfigRevision(revision: number): Promise<ConfigRevisionRow | undefined>;
+  /** Oldest first, without their documents. */
+  listConfigRevisions(): Promise<ConfigRevisionSummary[]>;
+  /** The newest revision number, 0 when none was applied. */
+  latestConfigRevision(): Promise<number>;
 
   appendEvent(type: string, payload: Record<string, unknown>, at: string): Promise<EventRow>;
   /** Events with id > afterId, oldest first. */

@@ -4,6 +4,7 @@
  */
 import { describe } from 'node:test';
 import type { Store } from '../../src/store/types.ts';
+import { catalogContract } from './contract-catalog.ts';
 import { logContract } from './contract-logs.ts';
 import { registryContract } from './contract-registry.ts';
 import { transactionContract } from './contract-tx.ts';
@@ -13,5 +14,6 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
     registryContract(open);
     logContract(open);
     transactionContract(open);
+    catalogContract(open);
   });
 }

@@ -1,13 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { InterlockError } from '../../errors.ts';
-import { parseWorkloadSpiffeId } from '../../identity/spiffe-id.ts';
-import { SVID_TTL_DEFAULT_MS, SVID_TTL_MAX_MS, SVID_TTL_MIN_MS } from '../../pki/certificates.ts';
-import type { AdminRole, ClusterRow, RegistrationEntryRow, StoreOps } from '../../store/types.ts';
-import { revokeSvids } from '../revoke.ts';
+import { SVID_TTL_MAX_MS, SVID_TTL_MIN_MS } from '../../pki/certificates.ts';
+import type { AdminRole, ClusterRow } from '../../store/types.ts';
 import { actorOf, roles } from '../auth.ts';
 import type { ServerDeps } from '../app.ts';
-import { newEntryId } from '../ca-service.ts';
 import { hashSecret, newSecret } from '../secrets.ts';
+import { assertClusterMayBeAdded, changeAdmin, changeEntry, configureClusterK8s, createAdmin, createEntry, deleteEntry } from '../registry-service.ts';
 import { CLUSTER_NAME } from './schemas.ts';
 
 const K8S = {
@@ -39,12 +37,7 @@ export function registerRegistryRoutes(app: FastifyInstance, deps: ServerDeps): 
     },
     async (request, reply) => {
       const { name, trustDomain, k8s } = request.body;
-      if (name === 'root') throw new InterlockError('IL_ERR_CLUSTER_NAME_INVALID', '"root" is reserved (it names the root CA in rotations)', { field: 'name' });
-      const rootRotation = await deps.rotations.get('root');
-      if (rootRotation && (rootRotation.step === 'published' || rootRotation.step === 'switched')) {
-        // Its intermediate would hang off a root that is about to go, or miss the new one.
-        throw new InterlockError('IL_ERR_ROTATION_IN_PROGRESS', `a root CA rotation is at step ${rootRotation.step}; add the cluster once it is finished`, { field: 'name', hint: 'interlock ca rotate-root --status' });
-      }
+      await assertClusterMayBeAdded(deps.rotations, name);
       const row = await deps.ca.addCluster({ name, ...(trustDomain ? { trustDomain } : {}), ...(k8s ? { k8s: { jwks: JSON.stringify(k8s.jwks), issuer: k8s.issuer } } : {}) }, actorOf(request));
       return reply.code(201).send(publicCluster(row));
     },
@@ -57,11 +50,7 @@ export function registerRegistryRoutes(app: FastifyInstance, deps: ServerDeps): 
     { config: { auth: roles('operator') }, schema: { params: { type: 'object', properties: { name: CLUSTER_NAME } }, body: K8S } },
     async (request) => {
       const { name } = request.params;
-      const changed = await store.transaction(async (tx) => {
-        const ok = await tx.setClusterK8s(name, { jwks: JSON.stringify(request.body.jwks), issuer: request.body.issuer });
-        if (ok) await tx.appendAudit({ type: 'cluster.k8s-configured', actor: actorOf(request), data: { cluster: name, issuer: request.body.issuer } }, now(deps));
-        return ok;
-      });
+      const changed = await store.transaction((tx) => configureClusterK8s(tx, name, { jwks: JSON.stringify(request.body.jwks), issuer: request.body.issuer }, actorOf(request), now(deps)));
       if (!changed) throw new InterlockError('IL_ERR_CLUSTER_UNKNOWN', `no cluster named ${name}`, { field: 'name' });
       return { cluster: name, issuer: request.body.issuer };
     },
@@ -88,31 +77,7 @@ export function registerRegistryRoutes(app: FastifyInstance, deps: ServerDeps): 
       },
     },
     async (request, reply) => {
-      const body = request.body;
-      const id = parseWorkloadSpiffeId(body.spiffeId, 'spiffeId');
-      if ((body.namespace === undefined) !== (body.serviceAccount === undefined)) {
-        throw new InterlockError('IL_ERR_REQUEST_INVALID', 'namespace and serviceAccount are selectors that go together', { field: body.namespace ? 'serviceAccount' : 'namespace' });
-      }
-      const entry: RegistrationEntryRow = {
-        id: newEntryId(),
-        cluster: body.cluster,
-        spiffeId: id.id,
-        namespace: body.namespace ?? null,
-        serviceAccount: body.serviceAccount ?? null,
-        ttlSeconds: body.ttlSeconds ?? SVID_TTL_DEFAULT_MS / 1000,
-        gateway: body.gateway ?? false,
-        createdAt: now(deps),
-        createdBy: actorOf(request),
-      };
-      await store.transaction(async (tx) => {
-        const cluster = await tx.getCluster(body.cluster);
-        if (!cluster) throw new InterlockError('IL_ERR_CLUSTER_UNKNOWN', `no cluster named ${body.cluster}`, { field: 'cluster' });
-        if (cluster.trustDomain !== id.trustDomain) {
-          throw new InterlockError('IL_ERR_SPIFFE_ID_OUT_OF_DOMAIN', `cluster ${cluster.name} issues only in ${cluster.trustDomain}`, { field: 'spiffeId' });
-        }
-        await tx.insertEntry(entry);
-        await tx.appendAudit({ type: 'entry.created', actor: entry.createdBy, data: { ...entry } }, entry.createdAt);
-      });
+      const entry = await store.transaction((tx) => createEntry(tx, request.body, actorOf(request), now(deps)));
       return reply.code(201).send(entry);
     },
   );
@@ -123,17 +88,7 @@ export function registerRegistryRoutes(app: FastifyInstance, deps: ServerDeps): 
     async (request) => store.listEntries(request.query.cluster ? { cluster: request.query.cluster } : {}),
   );
 
-  // Changing or deleting an entry changes who may hold its identity: SVIDs issued under the old
-  // terms are revoked and their holders asked to attest again (an identity.reissue event), so no
-  // certificate outlives the registration that justified it.
-  const reissue = async (tx: StoreOps, entry: RegistrationEntryRow, why: string, actor: string) => {
-    const at = now(deps);
-    const issued = (await tx.listSvids({ spiffeId: entry.spiffeId, cluster: entry.cluster, validAt: at, revoked: false, limit: 100_000 })).filter((s) => s.entryId === entry.id);
-    const revoked = await revokeSvids(tx, issued, why, actor, at);
-    await tx.appendEvent('identity.reissue', { spiffeId: entry.spiffeId, cluster: entry.cluster, reason: why }, at);
-    return revoked.length;
-  };
-
+  // Changing or deleting an entry re-issues its identities (registry-service.ts#reissueEntry).
   app.patch<{ Params: { id: string }; Body: { ttlSeconds?: number; namespace?: string | null; serviceAccount?: string | null } }>(
     '/v1/entries/:id',
     {
@@ -151,27 +106,11 @@ export function registerRegistryRoutes(app: FastifyInstance, deps: ServerDeps): 
         },
       },
     },
-    async (request) =>
-      store.transaction(async (tx) => {
-        const before = await tx.getEntry(request.params.id);
-        const entry = before && (await tx.updateEntry(before.id, request.body));
-        if (!before || !entry) throw new InterlockError('IL_ERR_ENTRY_UNKNOWN', `no registration entry ${request.params.id}`, { field: 'id' });
-        const reissued = await reissue(tx, entry, 'registration entry changed', actorOf(request));
-        await tx.appendAudit({ type: 'entry.changed', actor: actorOf(request), data: { id: entry.id, spiffeId: entry.spiffeId, change: { ...request.body }, reissued } }, now(deps));
-        return { ...entry, reissued };
-      }),
+    async (request) => store.transaction((tx) => changeEntry(tx, request.params.id, request.body, actorOf(request), now(deps))),
   );
 
   app.delete<{ Params: { id: string } }>('/v1/entries/:id', { config: { auth: roles('operator') } }, async (request, reply) => {
-    const deleted = await store.transaction(async (tx) => {
-      const entry = await tx.getEntry(request.params.id);
-      if (!entry) return false;
-      const revoked = await reissue(tx, entry, 'registration entry deleted', actorOf(request));
-      await tx.deleteEntry(entry.id);
-      await tx.appendAudit({ type: 'entry.deleted', actor: actorOf(request), data: { id: entry.id, spiffeId: entry.spiffeId, cluster: entry.cluster, revoked } }, now(deps));
-      await tx.appendEvent('entry.deleted', { id: entry.id, spiffeId: entry.spiffeId, cluster: entry.cluster }, now(deps));
-      return true;
-    });
+    const deleted = await store.transaction((tx) => deleteEntry(tx, request.params.id, actorOf(request), now(deps)));
     if (!deleted) throw new InterlockError('IL_ERR_ENTRY_UNKNOWN', `no registration entry ${request.params.id}`, { field: 'id' });
     return reply.code(204).send();
   });
@@ -219,19 +158,13 @@ export function registerRegistryRoutes(app: FastifyInstance, deps: ServerDeps): 
       },
     },
     async (request, reply) => {
-      const token = newSecret('iladm');
-      const row = { name: request.body.name, roles: request.body.roles, tokenHash: hashSecret(token), disabled: false, createdAt: now(deps), createdBy: actorOf(request) };
-      await store.transaction(async (tx) => {
-        await tx.insertAdmin(row);
-        await tx.appendAudit({ type: 'admin.created', actor: row.createdBy, data: { name: row.name, roles: row.roles } }, row.createdAt);
-      });
+      const { row, token } = await store.transaction((tx) => createAdmin(tx, request.body, actorOf(request), now(deps)));
       return reply.code(201).send({ name: row.name, roles: row.roles, token });
     },
   );
 
-  // Taking roles away (or disabling) withdraws the authority behind what the admin registered:
-  // the identities of entries they created are re-issued (revoked, holders attest again) and
-  // the join tokens they created and nobody used are deleted.
+  // Taking roles away (or disabling) withdraws the authority behind what the admin registered
+  // (registry-service.ts#changeAdmin).
   app.patch<{ Params: { name: string }; Body: { roles?: AdminRole[]; disabled?: boolean } }>(
     '/v1/admins/:name',
     {
@@ -245,27 +178,7 @@ export function registerRegistryRoutes(app: FastifyInstance, deps: ServerDeps): 
         },
       },
     },
-    async (request) => {
-      const actor = actorOf(request);
-      if (request.caller.admin?.name === request.params.name) throw new InterlockError('IL_ERR_SEPARATION_OF_DUTIES', 'an admin may not change their own roles', { field: 'name' });
-      return store.transaction(async (tx) => {
-        const before = await tx.getAdmin(request.params.name);
-        const after = before && (await tx.updateAdmin(before.name, request.body));
-        if (!before || !after) throw new InterlockError('IL_ERR_NOT_FOUND', `no admin named ${request.params.name}`, { field: 'name' });
-        const removed = before.roles.filter((r) => !after.roles.includes(r));
-        const withdrawn = removed.length > 0 || (after.disabled && !before.disabled);
-        let reissued = 0;
-        let joinTokensDeleted = 0;
-        if (withdrawn) {
-          const by = `admin:${before.name}`;
-          for (const entry of (await tx.listEntries()).filter((e) => e.createdBy === by)) reissued += await reissue(tx, entry, `admin ${before.name} lost authority`, actor);
-          joinTokensDeleted = await tx.deleteUnusedJoinTokensBy(by);
-        }
-        await tx.appendAudit({ type: 'admin.changed', actor, data: { name: after.name, roles: after.roles, removed, disabled: after.disabled, reissued, joinTokensDeleted } }, now(deps));
-        const { tokenHash: _hidden, ...visible } = after;
-        return { ...visible, removedRoles: removed, reissued, joinTokensDeleted };
-      });
-    },
+    async (request) => store.transaction((tx) => changeAdmin(tx, request.params.name, request.body, actorOf(request), now(deps), request.caller.admin?.name)),
   );
 
   app.get('/v1/admins', { config: { auth: roles('operator', 'auditor') } }, async () =>

@@ -8,14 +8,15 @@
 import type { AuditEvent, AuditRecord } from '../../audit/record.ts';
 import { InterlockError } from '../../errors.ts';
 import type {
-  AdminRole, AdminRow, AuthorityRow, ClusterRow, ConsumeJoinTokenResult, EventRow, JoinTokenRow,
-  PolicyVersionRow, RegistrationEntryRow, StoreOps, SvidFilter, SvidRow,
+  AdminRole, AdminRow, AuthorityRow, ClusterRow, ConfigRevisionRow, ConfigRevisionSummary, ConsumeJoinTokenResult, EventRow, JoinTokenRow,
+  PolicyVersionRow, RegistrationEntryRow, ServiceRow, StoreOps, SvidFilter, SvidRow,
 } from '../types.ts';
 import * as rows from './rows.ts';
 import type { Enter, SqlSession } from './session.ts';
 import { checkLimit, isoTime, isoTimeOrNull, jsonText } from './values.ts';
 import { exists, firstOrThrow, firstOrUndefined, mapViolation, whereClause } from './query.ts';
 import * as series from './series.ts';
+import * as catalog from './catalog.ts';
 
 export class SqlOps implements StoreOps {
   constructor(private readonly enter: Enter) {}
@@ -315,6 +316,40 @@ export class SqlOps implements StoreOps {
     return this.exec(async (s) => firstOrUndefined((await s.all(
       "SELECT * FROM policy_versions WHERE status = 'active' ORDER BY version DESC LIMIT 1",
     )).map(rows.toPolicyVersion)));
+  }
+
+  async putService(row: ServiceRow): Promise<ServiceRow> {
+    return this.exec((s) => catalog.putService(s, row));
+  }
+
+  async getService(cluster: string, name: string): Promise<ServiceRow | undefined> {
+    return this.exec((s) => catalog.getService(s, cluster, name));
+  }
+
+  async listServices(filter: { cluster?: string } = {}): Promise<ServiceRow[]> {
+    return this.exec((s) => catalog.listServices(s, filter));
+  }
+
+  async deleteService(cluster: string, name: string): Promise<boolean> {
+    return this.exec((s) => catalog.deleteService(s, cluster, name));
+  }
+
+  async insertConfigRevision(row: Omit<ConfigRevisionRow, 'revision'>): Promise<ConfigRevisionRow> {
+    return this.exec((s) => series.insertConfigRevision(s, row));
+  }
+
+  async getConfigRevision(revision: number): Promise<ConfigRevisionRow | undefined> {
+    // As for policy versions: PostgreSQL would fail on 1.5 where SQLite finds nothing.
+    if (!Number.isSafeInteger(revision)) return undefined;
+    return this.exec(async (s) => firstOrUndefined((await s.all('SELECT * FROM config_revisions WHERE revision = ?', [revision])).map(rows.toConfigRevision)));
+  }
+
+  async listConfigRevisions(): Promise<ConfigRevisionSummary[]> {
+    return this.exec(async (s) => (await s.all('SELECT revision, digest, action, source_revision, actor, created_at FROM config_revisions ORDER BY revision')).map(rows.toConfigRevisionSummary));
+  }
+
+  async latestConfigRevision(): Promise<number> {
+    return this.exec(async (s) => rows.int(firstOrThrow(await s.all('SELECT COALESCE(MAX(revision), 0) AS revision FROM config_revisions')), 'revision'));
   }
 
   async appendEvent(type: string, payload: Record<string, unknown>, at: string): Promise<EventRow> {

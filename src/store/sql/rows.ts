@@ -11,10 +11,14 @@ import type {
   AdminRow,
   AuthorityRow,
   ClusterRow,
+  ConfigRevisionRow,
+  ConfigRevisionSummary,
+  DataClassification,
   EventRow,
   JoinTokenRow,
   PolicyVersionRow,
   RegistrationEntryRow,
+  ServiceRow,
   SvidRow,
 } from '../types.ts';
 
@@ -156,6 +160,40 @@ export function toPolicyVersion(row: DbRow): PolicyVersionRow {
     decidedAt: timeOrNull(row, 'decided_at'),
     comment: textOrNull(row, 'comment'),
   };
+}
+
+export function toService(row: DbRow): ServiceRow {
+  const critical = json(row, 'critical');
+  const valid = typeof critical === 'boolean' || (Array.isArray(critical) && critical.every((c) => typeof c === 'string'));
+  if (!valid) throw corrupt('critical', critical);
+  return {
+    cluster: text(row, 'cluster'),
+    name: text(row, 'name'),
+    namespace: text(row, 'namespace'),
+    classification: text(row, 'classification') as DataClassification,
+    critical: critical as ServiceRow['critical'],
+    createdAt: time(row, 'created_at'),
+    createdBy: text(row, 'created_by'),
+    updatedAt: time(row, 'updated_at'),
+    updatedBy: text(row, 'updated_by'),
+  };
+}
+
+export function toConfigRevisionSummary(row: DbRow): ConfigRevisionSummary {
+  const source = row['source_revision'];
+  return {
+    revision: int(row, 'revision'),
+    digest: text(row, 'digest'),
+    action: text(row, 'action') as ConfigRevisionRow['action'],
+    sourceRevision: source === null || source === undefined ? null : int(row, 'source_revision'),
+    actor: text(row, 'actor'),
+    createdAt: time(row, 'created_at'),
+  };
+}
+
+/** The document is kept as the exact JSON text that was digested (column `document`, text in both stores). */
+export function toConfigRevision(row: DbRow): ConfigRevisionRow {
+  return { ...toConfigRevisionSummary(row), document: json(row, 'document') };
 }
 
 export function toEvent(row: DbRow): EventRow {

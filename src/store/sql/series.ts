@@ -1,14 +1,14 @@
 /**
- * The numbered series: policy versions, event ids and the audit chain. Each
- * number is taken under the session's sequence lock (sql/session.ts), in the
- * same transaction as the row that uses it, and the lock is held until that
- * transaction commits. So no two writers on any replica take the same number,
+ * The numbered series: policy versions, configuration revisions, event ids
+ * and the audit chain. Each number is taken under the session's sequence
+ * lock (sql/session.ts), in the same transaction as the row that uses it,
+ * and the lock is held until that transaction commits. So no two writers on any replica take the same number,
  * a rolled-back writer leaves no trace, and numbers become visible in order.
  */
 import { nextRecord, type AuditEvent, type AuditRecord } from '../../audit/record.ts';
 import { fixedClock } from '../../clock.ts';
 import { InterlockError } from '../../errors.ts';
-import type { EventRow, PolicyVersionRow } from '../types.ts';
+import type { ConfigRevisionRow, EventRow, PolicyVersionRow } from '../types.ts';
 import { firstOrThrow, firstOrUndefined } from './query.ts';
 import * as rows from './rows.ts';
 import type { SqlSession } from './session.ts';
@@ -27,6 +27,20 @@ export async function insertPolicyVersion(s: SqlSession, row: Omit<PolicyVersion
       [next, ...params],
     );
     return rows.toPolicyVersion(firstOrThrow(inserted));
+  });
+}
+
+/** Like policy versions: max + 1 under the sequence lock, so revisions run 1, 2, 3 without gaps. */
+export async function insertConfigRevision(s: SqlSession, row: Omit<ConfigRevisionRow, 'revision'>): Promise<ConfigRevisionRow> {
+  const document = jsonText(row.document, 'document');
+  const params = [row.digest, document, row.action, row.sourceRevision, row.actor, isoTime(row.createdAt, 'createdAt')];
+  return s.sequenced(async (q) => {
+    const next = rows.int(firstOrThrow(await q.all('SELECT COALESCE(MAX(revision), 0) + 1 AS next FROM config_revisions')), 'next');
+    const inserted = await q.all(
+      'INSERT INTO config_revisions (revision, digest, document, action, source_revision, actor, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *',
+      [next, ...params],
+    );
+    return rows.toConfigRevision(firstOrThrow(inserted));
   });
 }
 
