@@ -32,8 +32,12 @@ function created(after: Record<string, unknown>, fields: readonly string[]): Fie
 /** A JWKS is long; the plan shows how many keys and a digest. */
 function k8sShown(k8s: DesiredCluster['k8s']): unknown {
   if (!k8s) return null;
-  const keys = Array.isArray(k8s.jwks['keys']) ? (k8s.jwks['keys'] as unknown[]).length : 0;
-  return { issuer: k8s.issuer, jwks: `${keys} key${keys === 1 ? '' : 's'}, ${digestOf(k8s.jwks).slice(0, 19)}…` };
+  const { jwks } = k8s;
+  if (typeof jwks['jwksUri'] === 'string' || jwks['oidcDiscovery'] === true) {
+    return { issuer: k8s.issuer, keys: `${typeof jwks['jwksUri'] === 'string' ? jwks['jwksUri'] : 'OIDC discovery'}${jwks['caPem'] ? ' (private CA)' : ''}` };
+  }
+  const keys = Array.isArray(jwks['keys']) ? (jwks['keys'] as unknown[]).length : 0;
+  return { issuer: k8s.issuer, jwks: `${keys} key${keys === 1 ? '' : 's'}, ${digestOf(jwks).slice(0, 19)}…` };
 }
 
 export function planChanges(desired: DesiredState, observed: ObservedState, options: PlanOptions): { changes: Change[]; notes: string[] } {

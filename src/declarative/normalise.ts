@@ -9,7 +9,7 @@ import { InterlockError } from '../errors.ts';
 import { parseTrustDomain, parseWorkloadSpiffeId } from '../identity/spiffe-id.ts';
 import { parsePolicies } from '../policy/pdp.ts';
 import { where, type Location, type Problem, type SourceDocument } from './parse.ts';
-import { DESIRED_STATE_SCHEMA } from './schema.ts';
+import { DESIRED_STATE_SCHEMA, storedK8sOf } from './schema.ts';
 import type { DesiredAdmin, DesiredCluster, DesiredEntry, DesiredPolicy, DesiredService, DesiredState, Kind } from './types.ts';
 
 /** Reads a Policy document's `file` (relative to the YAML file that names it). */
@@ -52,7 +52,7 @@ export function normalise(documents: readonly SourceDocument[], readPolicy: Read
     sources.set(ref, doc.at);
     switch (doc.kind) {
       case 'Cluster':
-        clusters.push({ name: doc.name, trustDomain: doc.spec.trustDomain ?? null, k8s: doc.spec.k8s ?? null });
+        clusters.push({ name: doc.name, trustDomain: doc.spec.trustDomain ?? null, k8s: doc.spec.k8s ? storedK8sOf(doc.spec.k8s) : null });
         if (doc.spec.trustDomain) unique(`trust domain ${doc.spec.trustDomain}`, doc.at, 'spec.trustDomain', `trust domain ${doc.spec.trustDomain}`);
         break;
       case 'Entry': {

@@ -34,11 +34,32 @@ function checkedBy(parse: (value: string) => unknown) {
 const trustDomain = z.string().superRefine(checkedBy((v) => parseTrustDomain(v)));
 const spiffeId = z.string().superRefine(checkedBy((v) => parseWorkloadSpiffeId(v)));
 
-const k8s = z.strictObject({
-  issuer: z.string().min(1).max(512),
-  /** The cluster's service-account token signing keys, as a JWKS document (RFC 7517 §5). */
-  jwks: z.looseObject({ keys: z.array(z.record(z.string(), z.unknown())).min(1, 'a JWKS needs at least one key') }),
-});
+/**
+ * How the control plane gets the cluster's service-account token keys
+ * (server/k8s-keys.ts): the JWKS itself, its https URL, or the issuer's
+ * OIDC discovery document; `caPem` for a private API server.
+ */
+const k8s = z
+  .strictObject({
+    issuer: z.string().min(1).max(512),
+    /** The cluster's service-account token signing keys, as a JWKS document (RFC 7517 §5). */
+    jwks: z.looseObject({ keys: z.array(z.record(z.string(), z.unknown())).min(1, 'a JWKS needs at least one key') }).optional(),
+    jwksUri: z.string().regex(/^https:\/\/\S+$/, 'must be an https:// URL').max(2048).optional(),
+    oidcDiscovery: z.literal(true).optional(),
+    caPem: z.string().includes('-----BEGIN CERTIFICATE-----', { message: 'must hold PEM certificates' }).max(65_536).optional(),
+  })
+  .refine((v) => [v.jwks, v.jwksUri, v.oidcDiscovery].filter((x) => x !== undefined).length === 1, { message: 'give exactly one of jwks, jwksUri or oidcDiscovery' })
+  .refine((v) => !v.jwks || v.caPem === undefined, { message: 'caPem goes with jwksUri or oidcDiscovery', path: ['caPem'] });
+
+/** The form the control plane stores: the JWKS itself, or the remote source naming where to fetch it. */
+const storedK8s = z.strictObject({ issuer: z.string().min(1).max(512), jwks: z.looseObject({}) });
+
+/** A Cluster's k8s section as stored (and compared): { issuer, jwks: <JWKS or remote source> }. */
+export function storedK8sOf(spec: z.infer<typeof k8s>): { issuer: string; jwks: Record<string, unknown> } {
+  if (spec.jwks) return { issuer: spec.issuer, jwks: spec.jwks };
+  const source = spec.jwksUri ? { jwksUri: spec.jwksUri } : { oidcDiscovery: true };
+  return { issuer: spec.issuer, jwks: { ...source, ...(spec.caPem ? { caPem: spec.caPem } : {}) } };
+}
 
 const critical = z.union([
   z.boolean(),
@@ -92,7 +113,7 @@ export const DOCUMENT_SCHEMA = z.strictObject({
 
 /** The normalised desired state, as the API takes it (declarative/types.ts DesiredState). */
 export const DESIRED_STATE_SCHEMA = z.strictObject({
-  clusters: z.array(z.strictObject({ name: clusterName, trustDomain: trustDomain.nullable(), k8s: k8s.nullable() })).max(1000),
+  clusters: z.array(z.strictObject({ name: clusterName, trustDomain: trustDomain.nullable(), k8s: storedK8s.nullable() })).max(1000),
   entries: z.array(z.strictObject({
     name: objectName,
     cluster: clusterName,

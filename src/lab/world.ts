@@ -159,12 +159,14 @@ export async function startLab(options: LabOptions): Promise<LabWorld> {
   const children: ChildProcess[] = [];
   const clusters = new Map<string, LabCluster>();
   const timers: NodeJS.Timeout[] = [];
+  const apiServers: FakeApiServer[] = [];
   const close = async () => {
     timers.forEach(clearInterval);
     await Promise.all(children.map(stopChild));
     await Promise.all(services.map((s) => s.close()));
     workloads.forEach((w) => w.close());
     await cp.stop();
+    await Promise.all(apiServers.map((a) => a.close()));
   };
   try {
     const policy = await activatePolicy(cp, readFileSync(options.policyFile ?? DEMO_POLICY, 'utf8'));
@@ -175,7 +177,8 @@ export async function startLab(options: LabOptions): Promise<LabWorld> {
     const prepared = [];
     for (const plan of topology) {
       const apiServer = await createFakeApiServer(plan.name);
-      const { trustDomain } = await cp.call<{ trustDomain: string }>('POST', '/v1/clusters', { name: plan.name, k8s: { jwks: apiServer.jwks, issuer: apiServer.issuer } });
+      apiServers.push(apiServer);
+      const { trustDomain } = await cp.call<{ trustDomain: string }>('POST', '/v1/clusters', { name: plan.name, k8s: { issuer: apiServer.issuer, jwksUri: apiServer.jwksUri, caPem: apiServer.caPem } });
       const base = join(dir, 'clusters', plan.name);
       const ttl = options.svidTtlSeconds ? { ttlSeconds: options.svidTtlSeconds } : {};
       const useJoinToken = prepared.length === 0;

@@ -1,4 +1,5 @@
-import { createLocalJWKSet, jwtVerify, errors as joseErrors, type JSONWebKeySet } from 'jose';
+import { jwtVerify, errors as joseErrors } from 'jose';
+import { K8sKeySets } from './k8s-keys.ts';
 import { InterlockError } from '../errors.ts';
 import type { ClusterRow, RegistrationEntryRow, StoreOps } from '../store/types.ts';
 import { hashSecret } from './secrets.ts';
@@ -39,15 +40,18 @@ function k8sInvalid(message: string): InterlockError {
   return new InterlockError('IL_ERR_ATTESTATION_K8S_INVALID', message, { field: 'token' });
 }
 
+/** One cache of cluster key sets for the process (remote ones are fetched once and refreshed by jose). */
+const keySets = new K8sKeySets();
+
 /** Verifies a projected service-account token and returns the service account it names. */
-export async function verifyServiceAccountToken(cluster: ClusterRow, token: string, now: Date): Promise<ServiceAccount> {
+export async function verifyServiceAccountToken(cluster: ClusterRow, token: string, now: Date, keys: K8sKeySets = keySets): Promise<ServiceAccount> {
   if (!cluster.k8sJwks || !cluster.k8sIssuer) {
     throw k8sInvalid(`cluster ${cluster.name} has no Kubernetes JWKS configured`);
   }
   let payload: Record<string, unknown>;
   try {
-    const jwks = createLocalJWKSet(JSON.parse(cluster.k8sJwks) as JSONWebKeySet);
-    ({ payload } = await jwtVerify(token, jwks, {
+    const getKey = await keys.forCluster(cluster.name, cluster.k8sIssuer, cluster.k8sJwks);
+    ({ payload } = await jwtVerify(token, getKey, {
       issuer: cluster.k8sIssuer,
       audience: K8S_AUDIENCE,
       currentDate: now,
@@ -56,12 +60,14 @@ export async function verifyServiceAccountToken(cluster: ClusterRow, token: stri
       clockTolerance: 30,
     }));
   } catch (error) {
+    if (error instanceof InterlockError) throw error;
     const reason = error instanceof joseErrors.JOSEError ? `${error.code}: ${error.message}` : String(error);
     throw k8sInvalid(`service-account token rejected (${reason})`);
   }
   // Kubernetes puts the service account in `sub` (system:serviceaccount:<ns>:<name>)
   // and, for projected tokens, in the `kubernetes.io` claim too; both must agree.
-  const match = /^system:serviceaccount:([a-z0-9-]+):([a-z0-9.-]+)$/.exec(String(payload.sub));
+  // jose checks that `sub` is present, not that it is a string; String() of {"toString":1} would throw.
+  const match = typeof payload.sub === 'string' ? /^system:serviceaccount:([a-z0-9-]+):([a-z0-9.-]+)$/.exec(payload.sub) : null;
   if (!match) throw k8sInvalid('token subject is not a service account');
   const claim = payload['kubernetes.io'] as { namespace?: string; serviceaccount?: { name?: string } } | undefined;
   if (claim && (claim.namespace !== match[1] || claim.serviceaccount?.name !== match[2])) {

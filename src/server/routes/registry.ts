@@ -7,18 +7,14 @@ import type { ServerDeps } from '../app.ts';
 import { hashSecret, newSecret } from '../secrets.ts';
 import { assertClusterMayBeAdded, changeAdmin, changeEntry, configureClusterK8s, createAdmin, createEntry, deleteEntry } from '../registry-service.ts';
 import { CLUSTER_NAME } from './schemas.ts';
+import { K8S_BODY_SCHEMA, describeSource, k8sAttestationFrom, parseStoredSource } from '../k8s-keys.ts';
 
-const K8S = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['jwks', 'issuer'],
-  properties: { jwks: { type: 'object', required: ['keys'], properties: { keys: { type: 'array', minItems: 1 } } }, issuer: { type: 'string', minLength: 1, maxLength: 512 } },
-} as const;
+const K8S = K8S_BODY_SCHEMA;
 const ROLE_NAMES: AdminRole[] = ['policy-author', 'policy-approver', 'key-custodian', 'auditor', 'operator'];
 const JOIN_TOKEN_TTL = { default: 600, min: 60, max: 86_400 };
 
 function publicCluster(row: ClusterRow) {
-  return { name: row.name, trustDomain: row.trustDomain, k8sIssuer: row.k8sIssuer, createdAt: row.createdAt, createdBy: row.createdBy };
+  return { name: row.name, trustDomain: row.trustDomain, k8sIssuer: row.k8sIssuer, k8sKeys: row.k8sJwks ? describeSource(parseStoredSource(row.k8sJwks)) : null, createdAt: row.createdAt, createdBy: row.createdBy };
 }
 
 function now(deps: ServerDeps): string {
@@ -29,7 +25,7 @@ function now(deps: ServerDeps): string {
 export function registerRegistryRoutes(app: FastifyInstance, deps: ServerDeps): void {
   const { store } = deps;
 
-  app.post<{ Body: { name: string; trustDomain?: string; k8s?: { jwks: object; issuer: string } } }>(
+  app.post<{ Body: { name: string; trustDomain?: string; k8s?: { issuer: string } & Record<string, unknown> } }>(
     '/v1/clusters',
     {
       config: { auth: roles('operator') },
@@ -38,19 +34,19 @@ export function registerRegistryRoutes(app: FastifyInstance, deps: ServerDeps): 
     async (request, reply) => {
       const { name, trustDomain, k8s } = request.body;
       await assertClusterMayBeAdded(deps.rotations, name);
-      const row = await deps.ca.addCluster({ name, ...(trustDomain ? { trustDomain } : {}), ...(k8s ? { k8s: { jwks: JSON.stringify(k8s.jwks), issuer: k8s.issuer } } : {}) }, actorOf(request));
+      const row = await deps.ca.addCluster({ name, ...(trustDomain ? { trustDomain } : {}), ...(k8s ? { k8s: k8sAttestationFrom(k8s) } : {}) }, actorOf(request));
       return reply.code(201).send(publicCluster(row));
     },
   );
 
   app.get('/v1/clusters', { config: { auth: roles('operator', 'auditor') } }, async () => (await store.listClusters()).map(publicCluster));
 
-  app.put<{ Params: { name: string }; Body: { jwks: object; issuer: string } }>(
+  app.put<{ Params: { name: string }; Body: { issuer: string } & Record<string, unknown> }>(
     '/v1/clusters/:name/k8s',
     { config: { auth: roles('operator') }, schema: { params: { type: 'object', properties: { name: CLUSTER_NAME } }, body: K8S } },
     async (request) => {
       const { name } = request.params;
-      const changed = await store.transaction((tx) => configureClusterK8s(tx, name, { jwks: JSON.stringify(request.body.jwks), issuer: request.body.issuer }, actorOf(request), now(deps)));
+      const changed = await store.transaction((tx) => configureClusterK8s(tx, name, k8sAttestationFrom(request.body), actorOf(request), now(deps)));
       if (!changed) throw new InterlockError('IL_ERR_CLUSTER_UNKNOWN', `no cluster named ${name}`, { field: 'name' });
       return { cluster: name, issuer: request.body.issuer };
     },
