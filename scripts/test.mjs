@@ -19,5 +19,8 @@ if (files.length === 0) {
   console.error('no test files found');
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=180000', ...files], { stdio: 'inherit' });
+// The console shows Node's default reporter (spec on a terminal, tap otherwise); a second
+// reporter merges each file's outcome into test-results/results.json for `interlock report risk-register`.
+const reporters = ['--test-reporter', process.stdout.isTTY ? 'spec' : 'tap', '--test-reporter-destination', 'stdout', '--test-reporter', './src/reports/test-results-reporter.mjs', '--test-reporter-destination', 'stdout'];
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=180000', ...reporters, ...files], { stdio: 'inherit' });
 process.exit(result.status ?? 1);

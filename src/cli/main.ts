@@ -23,6 +23,7 @@ import { registerLabUp } from './commands/lab/up.ts';
 import { registerAuditVerifyEvidence, registerIncident } from './commands/incident/incident.ts';
 import { registerDeploy } from './commands/deploy/render.ts';
 import { registerDeclarative } from './commands/apply/apply.ts';
+import { registerReport } from './commands/report/report.ts';
 import { reportError } from './run.ts';
 
 export function buildProgram(): Command {
@@ -62,6 +63,7 @@ export function buildProgram(): Command {
   registerIncident(program);
   registerDeploy(program);
   registerDeclarative(program);
+  registerReport(program);
 
   const audit = program.command('audit').description('the hash-chained audit log');
   registerAuditVerify(audit);

@@ -1,0 +1,54 @@
+/**
+ * The I/O edge of the risk register: the last results of chaos experiments
+ * and whether evidence files exist. Chaos results are JSON files
+ * `<dir>/<experiment>.json` holding at least `{ "passed": true|false }`
+ * (the lab's chaos suite writes them); a missing file means "not run".
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { InterlockError } from '../errors.ts';
+import type { ChaosResult } from './risk-register.ts';
+
+const TIME_FIELDS = ['finishedAt', 'endedAt', 'at', 'time', 'startedAt'] as const;
+
+function invalid(file: string, message: string): InterlockError {
+  return new InterlockError('IL_ERR_REPORT_INPUT_INVALID', `${file}: ${message}`, { field: file, hint: 'a chaos result file is JSON with a boolean "passed"' });
+}
+
+/** Parses one chaos result file's text. */
+export function parseChaosResult(text: string, file: string): ChaosResult {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw invalid(file, `not JSON: ${(error as Error).message}`);
+  }
+  const doc = value as Record<string, unknown> | null;
+  if (typeof doc !== 'object' || doc === null || typeof doc.passed !== 'boolean') throw invalid(file, '"passed" must be true or false');
+  const time = TIME_FIELDS.map((f) => doc[f]).find((v): v is string => typeof v === 'string');
+  const detail = [doc.detail, doc.summary, doc.reason, doc.error].find((v): v is string => typeof v === 'string') ?? null;
+  return { passed: doc.passed, finishedAt: time ?? null, detail };
+}
+
+/** The results of the named experiments found in `dir`; none when `dir` is absent. */
+export function readChaosResults(dir: string | null, names: Iterable<string>): Map<string, ChaosResult> {
+  const results = new Map<string, ChaosResult>();
+  if (dir === null || !existsSync(dir)) return results;
+  if (!statSync(dir).isDirectory()) throw invalid(dir, 'is not a directory');
+  for (const name of new Set(names)) {
+    const file = join(dir, `${name}.json`);
+    if (!existsSync(file)) continue;
+    results.set(name, parseChaosResult(readFileSync(file, 'utf8'), file));
+  }
+  return results;
+}
+
+/** Test files are named relative to the repository root. */
+export function fileExistsUnder(root: string): (path: string) => boolean {
+  const base = resolve(root);
+  return (path) => {
+    const full = resolve(base, path);
+    // A path that climbs out of the repository is not evidence in it.
+    return full.startsWith(base + '/') && existsSync(full) && statSync(full).isFile();
+  };
+}
