@@ -24,9 +24,11 @@ export async function verifyEvidence(value: unknown, roots: readonly x509.X509Ce
   if (typeof bundle !== 'object' || bundle === null || bundle.v !== 1 || bundle.kind !== 'interlock.evidence') throw invalid('not an Interlock evidence bundle (v 1)');
   const id = bundle.incident?.id;
   if (typeof id !== 'string' || !Array.isArray(bundle.incident?.timeline)) throw invalid('the bundle names no incident', 'incident');
+  // Checked, not String()-ed later: a null entry, or a step like {"toString":1}, threw a TypeError there.
+  if (!bundle.incident.timeline.every((t) => typeof t?.step === 'string')) throw invalid('every incident timeline entry needs a step name', 'incident.timeline');
   if (!bundle.audit || !Array.isArray(bundle.audit.records) || typeof bundle.audit.checkpoint !== 'string') throw invalid('the bundle has no audit excerpt', 'audit');
   const { count, checkpoint } = await verifyExcerpt(bundle.audit, roots, now);
   const found = bundle.audit.records.filter((r) => r.type.startsWith('incident.') && r.data.incident === id).length;
   if (found === 0) throw invalid(`the audit excerpt holds no record of incident ${id}`, 'audit.records');
-  return { incident: id, steps: bundle.incident.timeline.map((t) => String(t.step)), records: count, checkpoint, incidentRecordsFound: found };
+  return { incident: id, steps: bundle.incident.timeline.map((t) => t.step as string), records: count, checkpoint, incidentRecordsFound: found };
 }

@@ -42,6 +42,12 @@ const HEX_SHA256 = /^[0-9a-f]{64}$/;
 // The shape Date#toISOString writes, plus the offsets ISO 8601 / RFC 3339 allow.
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$/;
 const RECORD_KEYS = new Set(['v', 'seq', 'time', 'type', 'actor', 'data', 'prev', 'hash']);
+/**
+ * canonicalJson recurses once per level, so data nested a few thousand deep
+ * (a few KB of brackets) would overflow the stack while hashing: such a
+ * record is refused as malformed instead, by writer and reader alike.
+ */
+const MAX_DATA_DEPTH = 256;
 
 /**
  * Canonical JSON in the manner of RFC 8785 (JCS): object members sorted by
@@ -118,6 +124,7 @@ export function recordSchemaProblem(value: unknown): string | undefined {
   if (typeof r.type !== 'string' || r.type.length === 0) return 'has no type';
   if ('actor' in r && typeof r.actor !== 'string') return 'has an actor that is not a string';
   if (typeof r.data !== 'object' || r.data === null || Array.isArray(r.data)) return 'has data that is not an object';
+  if (nestedDeeperThan(r.data, MAX_DATA_DEPTH)) return `has data nested deeper than ${MAX_DATA_DEPTH} levels`;
   if (typeof r.prev !== 'string' || !HEX_SHA256.test(r.prev)) return 'has no hex SHA-256 prev';
   if (typeof r.hash !== 'string' || !HEX_SHA256.test(r.hash)) return 'has no hex SHA-256 hash';
   return undefined;
@@ -154,11 +161,22 @@ function normalizeData(data: Record<string, unknown>): Record<string, unknown> {
     throw new InterlockError('IL_ERR_INTERNAL', 'audit event data cannot be written as JSON', { field: 'data', cause });
   }
   const copy: unknown = JSON.parse(text);
+  if (nestedDeeperThan(copy, MAX_DATA_DEPTH)) {
+    throw new InterlockError('IL_ERR_INTERNAL', `audit event data is nested deeper than ${MAX_DATA_DEPTH} levels`, { field: 'data' });
+  }
   // A toJSON() on the data object itself could turn it into something else.
   if (typeof copy !== 'object' || copy === null || Array.isArray(copy)) {
     throw new InterlockError('IL_ERR_INTERNAL', 'audit event data must be a JSON object', { field: 'data' });
   }
   return copy as Record<string, unknown>;
+}
+
+/** Whether `value` has arrays or objects nested more than `limit` deep; recurses at most `limit` + 1 levels. */
+function nestedDeeperThan(value: unknown, limit: number): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (limit === 0) return true;
+  for (const child of Array.isArray(value) ? value : Object.values(value)) if (nestedDeeperThan(child, limit - 1)) return true;
+  return false;
 }
 
 function isPlainObject(value: object): boolean {

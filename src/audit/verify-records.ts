@@ -10,6 +10,8 @@ export type RecordChainVerification =
 
 /** `after`: the record just before these (when verifying page by page), or undefined from record 1. */
 export function verifyRecordChain(records: readonly unknown[], after?: AuditRecord): RecordChainVerification {
+  // The records come from an API answer: anything but a list is a failed verification, not a TypeError.
+  if (!Array.isArray(records)) return { ok: false, count: 0, badSeq: (after?.seq ?? 0) + 1, reason: 'the records are not a list' };
   let previous: AuditRecord | undefined = after;
   for (const [index, value] of records.entries()) {
     const schemaProblem = recordSchemaProblem(value);

@@ -144,8 +144,9 @@ export interface VouchedCaller {
 export function checkIdentityAssertion(claims: OpenedAssertion, expect: AssertionExpectations): VouchedCaller {
   const now = Math.floor(expect.clock.now().getTime() / 1000);
   const { iss, aud, htm, htu, iat, exp, jti, sub } = claims;
-  if (iss !== expect.peer.id) throw invalid(`identity assertion was issued by ${String(iss)}, not the peer gateway ${expect.peer.id}`);
-  if (aud !== expect.ownCluster) throw invalid(`identity assertion is meant for ${String(aud)}, not ${expect.ownCluster}`);
+  // JSON.stringify, not String(): a claim like {"toString":{}} makes String() throw.
+  if (iss !== expect.peer.id) throw invalid(`identity assertion was issued by ${JSON.stringify(iss)}, not the peer gateway ${expect.peer.id}`);
+  if (aud !== expect.ownCluster) throw invalid(`identity assertion is meant for ${JSON.stringify(aud)}, not ${expect.ownCluster}`);
   if (htm !== expect.method || htu !== expect.target) throw invalid('identity assertion was made for another request');
   if (typeof iat !== 'number' || typeof exp !== 'number' || typeof jti !== 'string' || jti.length === 0 || jti.length > 128) throw invalid('identity assertion lacks iat, exp or jti');
   if (iat > now + CLOCK_SKEW_SECONDS) throw invalid(`identity assertion is dated ${iat - now} s in the future (allowed skew ${CLOCK_SKEW_SECONDS} s)`);

@@ -52,7 +52,9 @@ function checkTrustDomain(trustDomain: string, whole: string, field: string): st
 
 /** Parses a SPIFFE ID or throws IL_ERR_SPIFFE_ID_INVALID naming what is wrong. */
 export function parseSpiffeId(value: string, field = 'spiffeId'): SpiffeId {
-  if (typeof value !== 'string' || value.length === 0) throw invalid(String(value ?? ''), 'it is empty', field);
+  // Not String(value): an object from parsed JSON may carry a `toString` member that is not a function.
+  if (typeof value !== 'string') throw invalid('', `it is ${value === null ? 'null' : `a ${typeof value}`}, not a string`, field);
+  if (value.length === 0) throw invalid(value, 'it is empty', field);
   if (Buffer.byteLength(value, 'utf8') > MAX_ID_BYTES) throw invalid(value, `it is longer than ${MAX_ID_BYTES} bytes`, field);
   if (!value.startsWith(SCHEME_PREFIX)) throw invalid(value, 'scheme must be "spiffe://" (lowercase)', field);
   const rest = value.slice(SCHEME_PREFIX.length);

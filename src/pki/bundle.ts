@@ -1,4 +1,5 @@
 import { webcrypto } from 'node:crypto';
+import { InterlockError } from '../errors.ts';
 import { certificatesToPem, x509 } from './x509.ts';
 
 /**
@@ -27,10 +28,25 @@ export async function toSpiffeBundle(roots: readonly x509.X509Certificate[], seq
   return { keys, spiffe_sequence: sequence, spiffe_refresh_hint: REFRESH_HINT_SECONDS };
 }
 
+/** The X.509 authorities of a bundle; IL_ERR_CERT_MALFORMED if it is not a JWK Set or an authority's x5c is not a certificate. */
 export function fromSpiffeBundle(bundle: SpiffeBundle): x509.X509Certificate[] {
-  return bundle.keys
-    .filter((key) => key.use === 'x509-svid')
-    .flatMap((key) => key.x5c.slice(0, 1).map((der) => new x509.X509Certificate(Buffer.from(der, 'base64'))));
+  const keys: unknown = (bundle as Partial<SpiffeBundle> | null)?.keys;
+  if (!Array.isArray(keys)) throw malformed('the bundle has no "keys" array (SPIFFE bundle §4: a JWK Set)', 'keys');
+  return keys
+    .filter((key: Partial<SpiffeBundle['keys'][number]> | null) => key?.use === 'x509-svid')
+    .map((key: { x5c?: unknown }, index) => {
+      const [der] = Array.isArray(key.x5c) ? key.x5c : [];
+      if (typeof der !== 'string') throw malformed(`x509-svid key ${index + 1} has no x5c certificate`, 'x5c');
+      try {
+        return new x509.X509Certificate(Buffer.from(der, 'base64'));
+      } catch (error) {
+        throw malformed(`x5c of x509-svid key ${index + 1} is not an X.509 certificate: ${(error as Error).message}`, 'x5c');
+      }
+    });
+}
+
+function malformed(message: string, field: string): InterlockError {
+  return new InterlockError('IL_ERR_CERT_MALFORMED', message, { field });
 }
 
 export function toPemBundle(roots: readonly x509.X509Certificate[]): string {

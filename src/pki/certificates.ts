@@ -51,7 +51,10 @@ export function parseDuration(value: string, field: string): number {
     });
   }
   const units: Record<string, number> = { ms: 1, s: 1000, m: MINUTE, h: HOUR, d: DAY };
-  return Number(match[1]) * units[match[2] ?? 'ms']!;
+  const ms = Number(match[1]) * units[match[2] ?? 'ms']!;
+  // Hundreds of digits make Infinity (or an inexact float), which no lifetime check can compare sensibly.
+  if (!Number.isSafeInteger(ms)) throw new InterlockError('IL_ERR_TTL_INVALID', `${JSON.stringify(value)} is too long a duration`, { field });
+  return ms;
 }
 
 export function checkSvidTtl(ttlMs: number, field = 'ttl'): number {

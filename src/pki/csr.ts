@@ -26,7 +26,13 @@ export async function publicKeyFromCsr(pem: string): Promise<CryptoKey> {
   } catch {
     throw invalid('not a PEM PKCS#10 certificate request');
   }
-  const algorithm = csr.publicKey.algorithm as EcKeyAlgorithm;
+  let algorithm: EcKeyAlgorithm;
+  try {
+    // Decoded lazily: a malformed key inside a well-formed request (an RSA key that is not RSAPublicKey) throws here.
+    algorithm = csr.publicKey.algorithm as EcKeyAlgorithm;
+  } catch {
+    throw invalid('the request carries a public key that cannot be parsed');
+  }
   if (algorithm.name !== 'ECDSA' || algorithm.namedCurve !== 'P-256') {
     throw invalid(`key type ${algorithm.name}${algorithm.namedCurve ? ` ${algorithm.namedCurve}` : ''} is not accepted; use ECDSA P-256`);
   }

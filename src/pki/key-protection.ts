@@ -74,6 +74,9 @@ export function unsealPrivateKey(sealedText: string, secret: KeySecret, purpose:
   if (sealed?.format !== 'interlock-sealed-key' || sealed.v !== 1 || sealed.cipher !== 'aes-256-gcm') {
     throw new InterlockError('IL_ERR_KEY_UNREADABLE', 'not an Interlock sealed key (format v1, aes-256-gcm)', { field });
   }
+  if (!kdfWithinBounds(sealed.kdf)) {
+    throw new InterlockError('IL_ERR_KEY_UNREADABLE', 'sealed key names an unknown key derivation, or scrypt costs beyond N 2^20, r 16, p 4', { field });
+  }
   if (sealed.purpose !== purpose) {
     throw new InterlockError('IL_ERR_KEY_DECRYPT_FAILED', `sealed key is for ${sealed.purpose}, expected ${purpose}`, { field });
   }
@@ -88,6 +91,20 @@ export function unsealPrivateKey(sealedText: string, secret: KeySecret, purpose:
       field,
     });
   }
+}
+
+/**
+ * The KDF parameters come from the file, and scryptSync's work grows with
+ * N·r·p (maxmem bounds only N·r and p·r): p = 40,000 would block the process
+ * for most of an hour. Interlock writes N 2^15, r 8, p 1; these bounds leave
+ * room to raise them and none for a file that costs minutes to open.
+ */
+function kdfWithinBounds(kdf: unknown): boolean {
+  const k = kdf as Partial<{ name: string; N: number; r: number; p: number; salt: string }> | null;
+  if (typeof k?.salt !== 'string') return false;
+  if (k.name === 'hkdf-sha256') return true;
+  const { N, r, p } = k;
+  return k.name === 'scrypt' && Number.isInteger(N) && N! >= 2 && N! <= 2 ** 20 && Number.isInteger(r) && r! >= 1 && r! <= 16 && Number.isInteger(p) && p! >= 1 && p! <= 4;
 }
 
 export interface SecretOptions {

@@ -41,6 +41,24 @@ function keyUsage(cert: x509.X509Certificate): number | undefined {
  * gateway runs it on every new connection after OpenSSL verified the chain.
  */
 export function checkSvidLeaf(leaf: x509.X509Certificate): SpiffeId {
+  return parsingExtensions(leaf, () => checkLeafExtensions(leaf));
+}
+
+/**
+ * @peculiar/x509 decodes extensions lazily, and getExtension decodes all of
+ * them: one malformed extension (signed by a CA, so still "verified") throws
+ * an ASN.1 parser error. That is a malformed certificate, not a crash.
+ */
+function parsingExtensions<T>(cert: x509.X509Certificate, check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    if (error instanceof InterlockError) throw error;
+    return fail('IL_ERR_CERT_MALFORMED', `${certLabel(cert)} has an extension that cannot be parsed: ${(error as Error).message}`, 'extensions');
+  }
+}
+
+function checkLeafExtensions(leaf: x509.X509Certificate): SpiffeId {
   const san = leaf.getExtension(x509.SubjectAlternativeNameExtension);
   const uris = san?.names.items.filter((name) => name.type === 'url').map((name) => name.value) ?? [];
   if (uris.length !== 1) fail('IL_ERR_SVID_INVALID', `an X.509-SVID has exactly one URI SAN, this one has ${uris.length}`, 'subjectAltName');
@@ -67,7 +85,13 @@ async function findIssuer(
 ): Promise<x509.X509Certificate | undefined> {
   for (const candidate of candidates) {
     if (candidate.subject !== child.issuer) continue;
-    if (await child.verify({ publicKey: candidate.publicKey, signatureOnly: true })) return candidate;
+    let signed = false;
+    try {
+      signed = await child.verify({ publicKey: candidate.publicKey, signatureOnly: true });
+    } catch {
+      signed = false; // a malformed signature value (or key) is not a signature by this candidate
+    }
+    if (signed) return candidate;
   }
   return undefined;
 }
@@ -129,7 +153,7 @@ export function uriHostMatches(host: string, constraint: string): boolean {
 function uriConstraints(ca: x509.X509Certificate): { permitted: string[]; excluded: string[] } | undefined {
   const ext = ca.extensions.find((e) => e.type === id_ce_nameConstraints);
   if (!ext) return undefined;
-  const parsed = AsnConvert.parse(ext.value, NameConstraints);
+  const parsed = parsingExtensions(ca, () => AsnConvert.parse(ext.value, NameConstraints));
   const uris = (subtrees: typeof parsed.permittedSubtrees) =>
     (subtrees ?? []).map((s) => s.base.uniformResourceIdentifier).filter((u): u is string => u !== undefined);
   return { permitted: uris(parsed.permittedSubtrees), excluded: uris(parsed.excludedSubtrees) };
@@ -164,6 +188,7 @@ export async function verifySvidChain(
   const spiffeId = checkSvidLeaf(leaf);
   const path = await buildPath(leaf, intermediates, roots);
   checkValidity(path, now);
+  for (const ca of path.slice(1)) parsingExtensions(ca, () => ca.extensions);
   checkCaCertificates(path);
   checkNameConstraints(spiffeId, path);
   return { spiffeId, leaf, path };

@@ -3,6 +3,7 @@
 import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
+import { InterlockError } from '../errors.ts';
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 
@@ -21,9 +22,13 @@ export async function exportPrivateKeyPem(key: CryptoKey): Promise<string> {
   return toPem(der, 'PRIVATE KEY');
 }
 
+/** @throws InterlockError IL_ERR_KEY_UNREADABLE unless `pem` holds a PKCS#8 ECDSA P-256 private key. */
 export async function importPrivateKeyPem(pem: string): Promise<CryptoKey> {
-  const der = fromPem(pem, 'PRIVATE KEY');
-  return webcrypto.subtle.importKey('pkcs8', der, EC_KEY_ALGORITHM, true, ['sign']);
+  try {
+    return await webcrypto.subtle.importKey('pkcs8', fromPem(pem, 'PRIVATE KEY'), EC_KEY_ALGORITHM, true, ['sign']);
+  } catch (error) {
+    throw new InterlockError('IL_ERR_KEY_UNREADABLE', `not a PEM PKCS#8 ECDSA P-256 private key: ${(error as Error).message}`, { field: 'key' });
+  }
 }
 
 export function toPem(der: Uint8Array, label: string): string {
@@ -37,10 +42,19 @@ export function fromPem(pem: string, label: string): Buffer {
   return Buffer.from(match[1].replace(/\s+/g, ''), 'base64');
 }
 
-/** Splits a PEM file holding several certificates into parsed certificates, in file order. */
+/**
+ * Splits a PEM file holding several certificates into parsed certificates, in file order.
+ * @throws InterlockError IL_ERR_CERT_MALFORMED naming the first block that is not an X.509 certificate.
+ */
 export function parseCertificatesPem(pem: string): x509.X509Certificate[] {
   const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
-  return blocks.map((block) => new x509.X509Certificate(block));
+  return blocks.map((block, index) => {
+    try {
+      return new x509.X509Certificate(block);
+    } catch (error) {
+      throw new InterlockError('IL_ERR_CERT_MALFORMED', `PEM block ${index + 1} is not an X.509 certificate: ${(error as Error).message}`, { field: 'pem' });
+    }
+  });
 }
 
 export function certificatesToPem(certs: readonly x509.X509Certificate[]): string {

@@ -26,6 +26,9 @@ function checkShape(value: unknown): PolicyBundle {
     b.version > 0 &&
     typeof b.policies === 'string' &&
     typeof b.digest === 'string' &&
+    // typeof first: Date.parse(["2025-…"]) parses the array's string form, and a time that is not a string breaks the gateway's reports.
+    typeof b.issuedAt === 'string' &&
+    typeof b.expiresAt === 'string' &&
     !Number.isNaN(Date.parse(b.issuedAt)) &&
     !Number.isNaN(Date.parse(b.expiresAt)) &&
     (b.candidate === null ||

@@ -86,13 +86,14 @@ export function buildApp(deps: ServerDeps, tls: TlsMaterial): FastifyInstance {
   installAuth(app, deps.store);
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const failure = error.validation ? validationError(error) : error.statusCode === 404 ? new InterlockError('IL_ERR_NOT_FOUND', error.message) : toInterlockError(error);
-    if (failure.code === 'IL_ERR_INTERNAL') request.log.error({ err: error.message, url: request.url }, 'request failed');
-    else if (error.statusCode && error.statusCode < 500 && !(error instanceof InterlockError) && !error.validation) {
-      // Fastify's own client errors (bad JSON, wrong content type) are bad requests too.
-      void reply.code(400).send({ error: new InterlockError('IL_ERR_REQUEST_INVALID', error.message, { field: 'body' }).toJSON() });
+    // Fastify's own client errors (bad or empty JSON, a content type it does not parse) are bad requests, not failures of ours.
+    if (error.statusCode && error.statusCode < 500 && error.statusCode !== 404 && !(error instanceof InterlockError) && !error.validation) {
+      const bad = new InterlockError('IL_ERR_REQUEST_INVALID', error.message, { field: 'body' });
+      void reply.code(400).header('interlock-error-code', bad.code).send({ error: bad.toJSON() });
       return;
     }
+    const failure = error.validation ? validationError(error) : error.statusCode === 404 ? new InterlockError('IL_ERR_NOT_FOUND', error.message) : toInterlockError(error);
+    if (failure.code === 'IL_ERR_INTERNAL') request.log.error({ err: error.message, url: request.url }, 'request failed');
     void reply.code(failure.status).header('interlock-error-code', failure.code).send({ error: failure.toJSON() });
   });
   app.setNotFoundHandler((request, reply) => {

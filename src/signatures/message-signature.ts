@@ -51,7 +51,8 @@ function componentValue(request: SignableRequest, name: string): string {
     }
     default: {
       if (name.startsWith('@')) throw invalid(`component ${name} is not supported`);
-      const value = request.headers[name];
+      // Own members only: "constructor" or "__proto__" would otherwise name Object.prototype's.
+      const value = Object.hasOwn(request.headers, name) ? request.headers[name] : undefined;
       if (value === undefined) throw invalid(`covered header ${name} is missing from the request`, name);
       // §2.1: multiple values are joined with ", ", leading and trailing spaces trimmed.
       return (Array.isArray(value) ? value.join(', ') : value).trim();
@@ -110,7 +111,14 @@ export function verifyMessage(request: SignableRequest, body: Uint8Array, key: K
   if (typeof digest !== 'string' || digest.trim() !== contentDigest(body)) throw invalid('Content-Digest does not match the body', 'content-digest');
   const sig = SIG.exec(String(request.headers.signature ?? '').trim());
   if (!sig) throw invalid('the request carries no sig1 Signature header', 'signature');
-  const ok = cryptoVerify('sha256', Buffer.from(signatureBase(request, params)), { key, dsaEncoding: 'ieee-p1363' }, Buffer.from(sig[1]!, 'base64'));
+  const signed = Buffer.from(signatureBase(request, params));
+  let ok: boolean;
+  try {
+    ok = cryptoVerify('sha256', signed, { key, dsaEncoding: 'ieee-p1363' }, Buffer.from(sig[1]!, 'base64'));
+  } catch {
+    // The key came from the identity assertion's cnf.jwk; one that cannot do ECDSA (Ed25519, X25519) makes verify throw.
+    throw invalid(`the signature does not verify: the vouched workload key (${key.asymmetricKeyType ?? 'unknown'}) cannot check ${ALGORITHM}`, 'signature');
+  }
   if (!ok) throw invalid('the signature does not verify: the method, authority, path, a covered header or the body changed', 'signature');
   return params;
 }
