@@ -76,6 +76,7 @@ export function registerLabUp(lab: Command): void {
             `check them: interlock check ${Object.values(gatewaysOf(world)).map((g) => `--gateway ${g.admin}`).join(' ')}`,
             '',
             `control plane ${world.controlPlane.url}; admin token in ${world.dir}/control-plane/admin.token, bundle in ${world.controlPlane.bundleFile}`,
+            `dashboard ${world.controlPlane.url}/dashboard (sign in with the admin token; your browser must trust ${world.controlPlane.bundleFile}, see docs/dashboard.md)`,
             '',
             'call west\'s billing as east\'s frontend:',
             `  curl --cert ${east.identities.get('frontend')!.files.cert} --key ${east.identities.get('frontend')!.files.key} \\`,
