@@ -24,6 +24,7 @@ import { registerAuditVerifyEvidence, registerIncident } from './commands/incide
 import { registerDeploy } from './commands/deploy/render.ts';
 import { registerDeclarative } from './commands/apply/apply.ts';
 import { registerReport } from './commands/report/report.ts';
+import { registerChaos } from './commands/chaos/run.ts';
 import { reportError } from './run.ts';
 
 export function buildProgram(): Command {
@@ -61,8 +62,8 @@ export function buildProgram(): Command {
   registerGateway(program);
   registerCheck(program);
   registerIncident(program);
-  registerDeploy(program);
   registerDeclarative(program);
+  registerDeploy(program);
   registerReport(program);
 
   const audit = program.command('audit').description('the hash-chained audit log');
@@ -73,6 +74,7 @@ export function buildProgram(): Command {
 
   const lab = program.command('lab').description('a whole multi-cluster world on one machine');
   registerLabUp(lab);
+  registerChaos(program);
 
   // Every command, however deep, reports usage errors through exitOverride.
   const all = (command: Command): Command[] => [command, ...command.commands.flatMap(all)];

@@ -12,6 +12,7 @@ import { createInboundServer } from './inbound.ts';
 import { createOutboundServer } from './outbound.ts';
 import { openIdentitySource, type IdentitySource } from './identity-source.ts';
 import { PolicyState } from './policy-state.ts';
+import { skipPolicyChecks } from './lab-unsafe.ts';
 import { startPolicySync } from './policy-sync.ts';
 import { startAdminServer } from './admin.ts';
 import { expiryAlerts, startExpiryWatch } from './expiry-watch.ts';
@@ -111,13 +112,14 @@ function gatewayState(parts: { source: IdentitySource; policy: PolicyState; trus
   };
 }
 
-export async function startGateway(config: GatewayConfig, options: { log: Logger; clock?: Clock }): Promise<RunningGateway> {
+export async function startGateway(config: GatewayConfig, options: { log: Logger; clock?: Clock; labUnsafeSkipPolicy?: boolean }): Promise<RunningGateway> {
   const clock = options.clock ?? systemClock;
   const tracing = config.tracing ? startTracing({ serviceName: `interlock-gateway-${config.cluster}`, otlpEndpoint: config.tracing.otlpEndpoint, attributes: { 'interlock.cluster': config.cluster } }) : undefined;
   // The gateway is the only writer of its chain file: appends skip the lock and the tail read.
   const audit = new AuditLog(config.audit.file, clock, { singleWriter: true });
   const source = await openIdentitySource(config, options.log);
   const policy = new PolicyState(config.cluster, clock, options.log);
+  if (options.labUnsafeSkipPolicy) skipPolicyChecks(policy, options.log);
   const link = controlLinkFor(config, source);
   const revocations = new RevocationList(options.log);
   const stopRevocations = link ? revocations.follow(link) : () => undefined;

@@ -36,22 +36,32 @@ export interface LabControlPlane {
   stop(): Promise<void>;
   /** Kills the server (SIGKILL, as a crash would) and starts it again on the same port and store. */
   restart(): Promise<void>;
+  /** Kills the server (SIGKILL) and leaves it down, for experiments that run without a control plane. */
+  kill(): Promise<void>;
+  /** Starts a killed server again on the same port and store. */
+  start(): Promise<void>;
 }
 
-/** Starts `interlock server` on loopback with an SQLite store in the lab folder. */
-export async function startLabControlPlane(dir: string, options: { organization: string; domain: string; keyFile: string; bundleTtlMs?: number }): Promise<LabControlPlane> {
+/**
+ * Starts `interlock server` on loopback (or `host`, the netns lab's control-plane
+ * address) with an SQLite store in the lab folder, or the given `store` URL.
+ */
+export async function startLabControlPlane(dir: string, options: { organization: string; domain: string; keyFile: string; bundleTtlMs?: number; host?: string; store?: string }): Promise<LabControlPlane> {
   const base = join(dir, 'control-plane');
   const configPath = join(base, 'server.yaml');
-  const storeSpec = `sqlite:${join(base, 'interlock.db')}`;
+  const storeSpec = options.store ?? `sqlite:${join(base, 'interlock.db')}`;
+  const host = options.host ?? '127.0.0.1';
   writeFileAtomic(
     configPath,
     toYaml({
-      listen: `127.0.0.1:${await freePort()}`,
+      listen: `${host}:${await freePort(host)}`,
       store: storeSpec,
       organization: options.organization,
       domain: options.domain,
       secret: { keyFile: options.keyFile },
       metrics: { listen: `127.0.0.1:${await freePort()}` },
+      // The server certificate names the address it listens on, so tools that check the host (the CLI) accept it.
+      ...(host !== '127.0.0.1' ? { tls: { ipAddresses: [host, '127.0.0.1'] } } : {}),
       ...(options.bundleTtlMs ? { policy: { bundleTtlMs: options.bundleTtlMs } } : {}),
     }),
     0o644,
@@ -63,6 +73,12 @@ export async function startLabControlPlane(dir: string, options: { organization:
       readyEvent: 'server.ready',
     });
   let { child, ready } = await spawnServer();
+  const kill = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  };
   const bundlePem = await exportBundle(storeSpec);
   const bundleFile = join(base, 'bundle.pem');
   writeFileAtomic(bundleFile, bundlePem, 0o644);
@@ -91,9 +107,11 @@ export async function startLabControlPlane(dir: string, options: { organization:
     call: async <T>(method: string, path: string, body?: unknown, as: ApiConnection = admin) => (await apiRequest<T>(as, method, path, body)).body,
     stop: () => stopChild(child),
     restart: async () => {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGKILL');
-      await exited;
+      await kill();
+      ({ child, ready } = await spawnServer());
+    },
+    kill,
+    start: async () => {
       ({ child, ready } = await spawnServer());
     },
   };

@@ -11,11 +11,22 @@ const CLI = join(resolve(dirname(fileURLToPath(import.meta.url)), '../..'), 'bin
  * and resolves with the first JSON log line whose `event` is `readyEvent`.
  * The child watches its stdin, so it stops if the lab dies.
  */
-export function spawnInterlock(args: readonly string[], options: { logPath: string; readyEvent: string; timeoutMs?: number; env?: NodeJS.ProcessEnv }): Promise<{ child: ChildProcess; ready: Record<string, unknown> }> {
+export function spawnInterlock(
+  args: readonly string[],
+  options: {
+    logPath: string;
+    readyEvent: string;
+    timeoutMs?: number;
+    env?: NodeJS.ProcessEnv;
+    /** Runs the child through this command, e.g. `ip netns exec <ns>` (which execs it, so the pid stays the child's). */
+    prefix?: readonly string[];
+  },
+): Promise<{ child: ChildProcess; ready: Record<string, unknown> }> {
   // INTERLOCK_CPU_PROFILE_DIR=<dir>: each child writes a V8 CPU profile there when it stops (for bench profiling; NODE_OPTIONS may not carry --cpu-prof).
   const profileDir = process.env.INTERLOCK_CPU_PROFILE_DIR;
   const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
-  const child = spawn(process.execPath, [...nodeArgs, CLI, ...args, '--stop-with-stdin'], { stdio: ['pipe', 'pipe', 'pipe'], env: options.env ?? process.env });
+  const argv = [...(options.prefix ?? []), process.execPath, ...nodeArgs, CLI, ...args, '--stop-with-stdin'];
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: options.env ?? process.env });
   const timeoutMs = options.timeoutMs ?? 30_000;
   return new Promise((resolvePromise, reject) => {
     const log = createWriteStream(options.logPath, { flags: 'a' });

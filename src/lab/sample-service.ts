@@ -17,7 +17,22 @@ export interface SampleService {
  * connections only from its cluster's gateway. It answers with what it saw,
  * so the demo can show the caller identity that crossed the boundary.
  */
-export function startSampleService(options: { name: string; cluster: string; identity: TlsIdentity; gatewayId: string }): Promise<SampleService> {
+export interface ServedRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly caller: string | null;
+}
+
+export function startSampleService(options: {
+  name: string;
+  cluster: string;
+  identity: TlsIdentity;
+  gatewayId: string;
+  /** Where to listen (default loopback); the netns lab uses the root end of the cluster's lan. */
+  host?: string;
+  /** Sees every request the service answered 200: chaos experiments check no denied request got here. */
+  onRequest?: (request: ServedRequest) => void;
+}): Promise<SampleService> {
   const server = https.createServer({ ...tlsOptions(options.identity), requestCert: true, rejectUnauthorized: true }, (req, res) => {
     const peer = peerSpiffeId(req.socket as TLSSocket);
     if (peer.id !== options.gatewayId) {
@@ -27,6 +42,8 @@ export function startSampleService(options: { name: string; cluster: string; ide
     let bytes = 0;
     req.on('data', (chunk: Buffer) => (bytes += chunk.length));
     req.on('end', () => {
+      const caller = req.headers[CALLER_HEADER];
+      options.onRequest?.({ method: req.method ?? 'GET', path: req.url ?? '/', caller: typeof caller === 'string' ? caller : null });
       const body = JSON.stringify({
         service: options.name,
         cluster: options.cluster,
@@ -41,7 +58,7 @@ export function startSampleService(options: { name: string; cluster: string; ide
     });
   });
   return new Promise((resolve) => {
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(0, options.host ?? '127.0.0.1', () => {
       resolve({
         name: options.name,
         port: (server.address() as AddressInfo).port,

@@ -15,11 +15,16 @@ import { startLabControlPlane, type LabControlPlane } from './control-plane.ts';
 import { createFakeApiServer, type FakeApiServer } from './fake-kubernetes.ts';
 import { freePort } from './free-port.ts';
 import { spawnInterlock, stopChild } from './process.ts';
-import { startSampleService, type SampleService } from './sample-service.ts';
+import { startSampleService, type SampleService, type ServedRequest } from './sample-service.ts';
+import type { ClusterNetwork, LabNetwork } from './netns.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const DEMO_POLICY = join(ROOT, 'examples', 'policies', 'demo.cedar');
 const LAB_MARKER = 'lab.json';
+/** Fixed listener ports inside a cluster's network namespace. */
+const NETNS_INBOUND_PORT = 8443;
+const NETNS_OUTBOUND_PORT = 15001;
+const NETNS_ADMIN_PORT = 15000;
 
 /** What runs in each lab cluster: one exported service and the workloads that call out. */
 export interface ClusterPlan {
@@ -74,6 +79,15 @@ export interface LabWorld {
   readonly clusters: ReadonlyMap<string, LabCluster>;
   readonly policyFile: string;
   readonly policy: PolicyVersionRow;
+  /** The network namespaces the lab runs in, or null on loopback. */
+  readonly network: LabNetwork | null;
+  /**
+   * Stops a cluster's gateway and starts it again from the same config, with
+   * extra environment (e.g. libfaketime for clock skew) or CLI arguments; the
+   * cluster's entry in `clusters` is replaced. Needs a gateway that can attest
+   * again (`gatewayAttestation: 'k8s'`, or any cluster but the first).
+   */
+  restartGateway(name: string, options?: { env?: NodeJS.ProcessEnv; args?: readonly string[] }): Promise<LabCluster>;
   close(): Promise<void>;
 }
 
@@ -125,6 +139,20 @@ async function attestWorkload(cp: LabControlPlane, api: FakeApiServer, namespace
   return workload;
 }
 
+/** A cluster between the creation of its identities and the start of its gateway. */
+interface PreparedCluster {
+  readonly plan: ClusterPlan;
+  readonly trustDomain: string;
+  readonly base: string;
+  readonly apiServer: FakeApiServer;
+  readonly identities: Map<string, LabIdentity>;
+  readonly live: Map<string, WorkloadIdentity>;
+  readonly service: SampleService;
+  readonly attestation: LabGateway['attestation'];
+  readonly net: ClusterNetwork | undefined;
+  readonly inboundPort: number;
+}
+
 export interface LabOptions {
   readonly dir: string;
   readonly organization?: string;
@@ -143,6 +171,16 @@ export interface LabOptions {
   readonly denyBurstThreshold?: number;
   /** How often gateways re-fetch the bundle without a watch event (default 60 s). */
   readonly policyRefreshMs?: number;
+  /** Run each cluster in its own network namespace (from netns.ts createNetnsTopology); loopback when absent. */
+  readonly network?: LabNetwork;
+  /** The control plane's store URL (e.g. postgres://…); default an SQLite file in the lab folder. */
+  readonly store?: string;
+  /** 'k8s': every gateway attests with a service-account token, so any of them can be restarted (default: the first uses a join token). */
+  readonly gatewayAttestation?: 'k8s';
+  /** Extra `interlock gateway` arguments per cluster. */
+  readonly gatewayArgs?: Readonly<Record<string, readonly string[]>>;
+  /** Called for every request a sample service answers. */
+  readonly onServiceRequest?: (cluster: string, request: ServedRequest) => void;
 }
 
 export async function startLab(options: LabOptions): Promise<LabWorld> {
@@ -153,7 +191,15 @@ export async function startLab(options: LabOptions): Promise<LabWorld> {
   // keeps that secret apart from the state folder (see docs/control-plane.md).
   const keyFile = join(dir, 'secrets', 'ca.key');
   writeFileAtomic(keyFile, generateKeyFileContent(), 0o600);
-  const cp = await startLabControlPlane(dir, { organization: options.organization ?? 'Acme', domain: options.domain ?? 'acme.internal', keyFile, ...(options.bundleTtlMs ? { bundleTtlMs: options.bundleTtlMs } : {}) });
+  const network = options.network ?? null;
+  const cp = await startLabControlPlane(dir, {
+    organization: options.organization ?? 'Acme',
+    domain: options.domain ?? 'acme.internal',
+    keyFile,
+    ...(options.bundleTtlMs ? { bundleTtlMs: options.bundleTtlMs } : {}),
+    ...(network ? { host: network.controlPlaneHost } : {}),
+    ...(options.store ? { store: options.store } : {}),
+  });
   const workloads: WorkloadIdentity[] = [];
   const services: SampleService[] = [];
   const children: ChildProcess[] = [];
@@ -174,14 +220,15 @@ export async function startLab(options: LabOptions): Promise<LabWorld> {
     const policyFile = join(dir, 'policy', `policy-v${policy.version}.cedar`);
     writeFileAtomic(policyFile, policy.text, 0o644);
 
-    const prepared = [];
+    const prepared: PreparedCluster[] = [];
     for (const plan of topology) {
       const apiServer = await createFakeApiServer(plan.name);
       apiServers.push(apiServer);
       const { trustDomain } = await cp.call<{ trustDomain: string }>('POST', '/v1/clusters', { name: plan.name, k8s: { issuer: apiServer.issuer, jwksUri: apiServer.jwksUri, caPem: apiServer.caPem } });
       const base = join(dir, 'clusters', plan.name);
       const ttl = options.svidTtlSeconds ? { ttlSeconds: options.svidTtlSeconds } : {};
-      const useJoinToken = prepared.length === 0;
+      const useJoinToken = prepared.length === 0 && options.gatewayAttestation !== 'k8s';
+      const net = network?.clusters.get(plan.name);
       const gatewayEntry = await cp.call<RegistrationEntryRow>('POST', '/v1/entries', {
         cluster: plan.name,
         spiffeId: gatewaySpiffeId(trustDomain),
@@ -211,41 +258,35 @@ export async function startLab(options: LabOptions): Promise<LabWorld> {
         workloads.push(workload);
         live.set(w.name, workload);
       }
-      const service = await startSampleService({ name: plan.service.name, cluster: plan.name, identity: identities.get(plan.service.name)!, gatewayId: gatewaySpiffeId(trustDomain) });
+      const onServiceRequest = options.onServiceRequest;
+      const service = await startSampleService({
+        name: plan.service.name,
+        cluster: plan.name,
+        identity: identities.get(plan.service.name)!,
+        gatewayId: gatewaySpiffeId(trustDomain),
+        ...(net ? { host: net.serviceHost } : {}),
+        ...(onServiceRequest ? { onRequest: (request: ServedRequest) => onServiceRequest(plan.name, request) } : {}),
+      });
       live.get(plan.service.name)!.on('rotated', () => service.rotate(identities.get(plan.service.name)!));
       services.push(service);
-      prepared.push({ plan, trustDomain, base, apiServer, identities, live, service, attestation, inboundPort: await freePort() });
+      // In a namespace the ports are the namespace's own, so fixed ones cannot collide.
+      prepared.push({ plan, trustDomain, base, apiServer, identities, live, service, attestation, net, inboundPort: net ? NETNS_INBOUND_PORT : await freePort() });
     }
-
-    for (const p of prepared) {
-      const configPath = join(p.base, 'gateway', 'gateway.yaml');
-      const auditPath = join(dir, 'audit', `gateway-${p.plan.name}.audit.jsonl`);
-      const peers = Object.fromEntries(prepared.filter((o) => o !== p).map((o) => [o.plan.name, { address: `127.0.0.1:${o.inboundPort}`, trustDomain: o.trustDomain }]));
-      const config = {
-        cluster: p.plan.name,
-        trustDomain: p.trustDomain,
-        identity: { server: cp.url, bundle: cp.bundleFile, serverId: cp.spiffeId, ...(p.attestation.kind === 'join-token' ? { joinTokenFile: p.attestation.file } : { k8sTokenFile: p.attestation.file }) },
-        inbound: { listen: `127.0.0.1:${p.inboundPort}` },
-        outbound: { listen: '127.0.0.1:0' },
-        peers,
-        services: {
-          [p.plan.service.name]: {
-            upstream: `https://127.0.0.1:${p.service.port}`,
-            id: p.identities.get(p.plan.service.name)!.spiffeId.id,
-            ...(p.plan.service.classification ? { classification: p.plan.service.classification } : {}),
-            ...(p.plan.service.critical ? { critical: p.plan.service.critical } : {}),
-          },
-        },
-        policy: { controlPlane: { refreshMs: options.policyRefreshMs ?? 60_000, reportMs: 5_000 } },
-        admin: { listen: '127.0.0.1:0' },
-        audit: { file: auditPath },
-        ...(options.denyBurstThreshold || options.gatewayLimits ? { limits: { ...(options.gatewayLimits ?? {}), ...(options.denyBurstThreshold ? { denyBurstThreshold: options.denyBurstThreshold } : {}) } } : {}),
-        ...(options.otlpEndpoint ? { tracing: { otlpEndpoint: options.otlpEndpoint } } : {}),
-      };
-      writeFileAtomic(configPath, toYaml(config), 0o644);
-      const { child, ready } = await spawnInterlock(['gateway', '--config', configPath], { logPath: join(p.base, 'gateway', 'gateway.log'), readyEvent: 'gateway.ready' });
+    const hostOf = (p: PreparedCluster) => ({
+      inbound: p.net ? `${p.net.wanHost}:${p.inboundPort}` : `127.0.0.1:${p.inboundPort}`,
+      outbound: p.net ? `${p.net.lanHost}:${NETNS_OUTBOUND_PORT}` : '127.0.0.1:0',
+      admin: p.net ? `${p.net.lanHost}:${NETNS_ADMIN_PORT}` : '127.0.0.1:0',
+      service: p.net ? p.net.serviceHost : '127.0.0.1',
+    });
+    const spawnGateway = async (p: PreparedCluster, configPath: string, auditPath: string, extra: { env?: NodeJS.ProcessEnv; args?: readonly string[] } = {}): Promise<LabCluster> => {
+      const { child, ready } = await spawnInterlock(['gateway', '--config', configPath, ...(options.gatewayArgs?.[p.plan.name] ?? []), ...(extra.args ?? [])], {
+        logPath: join(p.base, 'gateway', 'gateway.log'),
+        readyEvent: 'gateway.ready',
+        ...(p.net ? { prefix: p.net.exec } : {}),
+        ...(extra.env ? { env: extra.env } : {}),
+      });
       children.push(child);
-      clusters.set(p.plan.name, {
+      const cluster: LabCluster = {
         name: p.plan.name,
         trustDomain: p.trustDomain,
         service: p.service,
@@ -253,9 +294,49 @@ export async function startLab(options: LabOptions): Promise<LabWorld> {
         identities: p.identities,
         workloads: p.live,
         gateway: { spiffeId: String(ready.spiffeId), inbound: splitHostPort(String(ready.inbound)), outbound: splitHostPort(String(ready.outbound)), admin: splitHostPort(String(ready.admin)), configPath, auditPath, attestation: p.attestation, joinTokenFile: p.attestation.kind === 'join-token' ? p.attestation.file : null, process: child },
-      });
+      };
+      clusters.set(p.plan.name, cluster);
+      return cluster;
+    };
+
+    for (const p of prepared) {
+      const configPath = join(p.base, 'gateway', 'gateway.yaml');
+      const auditPath = join(dir, 'audit', `gateway-${p.plan.name}.audit.jsonl`);
+      const peers = Object.fromEntries(prepared.filter((o) => o !== p).map((o) => [o.plan.name, { address: hostOf(o).inbound, trustDomain: o.trustDomain }]));
+      const config = {
+        cluster: p.plan.name,
+        trustDomain: p.trustDomain,
+        identity: { server: cp.url, bundle: cp.bundleFile, serverId: cp.spiffeId, ...(p.attestation.kind === 'join-token' ? { joinTokenFile: p.attestation.file } : { k8sTokenFile: p.attestation.file }) },
+        inbound: { listen: hostOf(p).inbound },
+        outbound: { listen: hostOf(p).outbound },
+        peers,
+        services: {
+          [p.plan.service.name]: {
+            upstream: `https://${hostOf(p).service}:${p.service.port}`,
+            id: p.identities.get(p.plan.service.name)!.spiffeId.id,
+            ...(p.plan.service.classification ? { classification: p.plan.service.classification } : {}),
+            ...(p.plan.service.critical ? { critical: p.plan.service.critical } : {}),
+          },
+        },
+        policy: { controlPlane: { refreshMs: options.policyRefreshMs ?? 60_000, reportMs: 5_000 } },
+        admin: { listen: hostOf(p).admin },
+        audit: { file: auditPath },
+        ...(options.denyBurstThreshold || options.gatewayLimits ? { limits: { ...(options.gatewayLimits ?? {}), ...(options.denyBurstThreshold ? { denyBurstThreshold: options.denyBurstThreshold } : {}) } } : {}),
+        ...(options.otlpEndpoint ? { tracing: { otlpEndpoint: options.otlpEndpoint } } : {}),
+      };
+      writeFileAtomic(configPath, toYaml(config), 0o644);
+      await spawnGateway(p, configPath, auditPath);
     }
-    return { dir, controlPlane: cp, clusters, policyFile, policy, close };
+    const restartGateway = async (name: string, extra: { env?: NodeJS.ProcessEnv; args?: readonly string[] } = {}): Promise<LabCluster> => {
+      const current = clusters.get(name);
+      const p = prepared.find((o) => o.plan.name === name);
+      if (!current || !p) throw new InterlockError('IL_ERR_LAB_FAILED', `no lab cluster ${name}`, { field: 'cluster' });
+      if (current.gateway.attestation.kind === 'join-token') throw new InterlockError('IL_ERR_LAB_FAILED', `the ${name} gateway attested with a single-use join token and cannot start again; start the lab with gatewayAttestation: 'k8s'`, { field: 'gatewayAttestation' });
+      await stopChild(current.gateway.process);
+      children.splice(children.indexOf(current.gateway.process), 1);
+      return spawnGateway(p, current.gateway.configPath, current.gateway.auditPath, extra);
+    };
+    return { dir, controlPlane: cp, clusters, policyFile, policy, network, restartGateway, close };
   } catch (error) {
     await close();
     throw error;

@@ -2,7 +2,9 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { findAuditLogs, verifyAuditLog } from '../../../audit/verify.ts';
 import { verifyRemoteChain } from '../../../client/audit.ts';
-import { startLab, type LabWorld } from '../../../lab/world.ts';
+import { DEMO_TOPOLOGY, startLab, type LabWorld } from '../../../lab/world.ts';
+import { createNetnsTopology } from '../../../lab/netns.ts';
+import { InterlockError } from '../../../errors.ts';
 import { runScenarios } from '../../../lab/demo.ts';
 import { runDetectionDemo } from '../../../lab/demo-detection.ts';
 import { renderDemoReport, type DemoReport } from '../../../lab/report.ts';
@@ -56,9 +58,17 @@ export function registerLabUp(lab: Command): void {
     .option('--dir <dir>', 'folder for all lab state (wiped on start)', DEFAULT_LAB_DIR)
     .option('--demo', 'run the demo calls, print what happened, stop the lab, exit 0 only if every call went as expected')
     .option('--json', 'with --demo: print the report as JSON')
+    .option('--netns', 'put each cluster in its own Linux network namespace, joined by a bridge (needs root); see docs/reliability.md')
     .action(
-      action(async (options: { dir: string; demo?: boolean; json?: boolean }) => {
-        const world = await startLab({ dir: resolve(options.dir) });
+      action(async (options: { dir: string; demo?: boolean; json?: boolean; netns?: boolean }) => {
+        if (options.netns && options.demo) {
+          throw new InterlockError('IL_ERR_USAGE', "--demo probes the gateways' inbound listeners from this host, which --netns puts on the namespaces' own wan", { field: '--netns', hint: 'interlock chaos run --all runs the attacks from a host on that wan' });
+        }
+        const network = options.netns ? createNetnsTopology(DEMO_TOPOLOGY.map((c) => c.name)) : undefined;
+        const world = await startLab({ dir: resolve(options.dir), ...(network ? { network } : {}) }).catch((error: unknown) => {
+          network?.close();
+          throw error;
+        });
         if (options.demo) {
           try {
             const report = await runDemo(world);
@@ -71,7 +81,7 @@ export function registerLabUp(lab: Command): void {
         const east = world.clusters.get('east')!;
         process.stdout.write(
           [
-            `lab running in ${world.dir}`,
+            `lab running in ${world.dir}${network ? ` (network namespaces ${[...network.clusters.values()].map((c) => c.namespace).join(', ')}; \`ip netns exec <ns> …\` to look inside)` : ''}`,
             ...Object.entries(gatewaysOf(world)).map(([name, g]) => `  ${name}: inbound ${g.inbound}, outbound ${g.outbound}, admin ${g.admin}`),
             `check them: interlock check ${Object.values(gatewaysOf(world)).map((g) => `--gateway ${g.admin}`).join(' ')}`,
             '',
@@ -91,6 +101,7 @@ export function registerLabUp(lab: Command): void {
           process.once('SIGTERM', done);
         });
         await world.close();
+        network?.close();
         return EXIT_OK;
       }),
     );
