@@ -12,6 +12,7 @@ import type { GatewayConfig } from './config.ts';
 import { IDENTITY_HEADER, verifyIdentityAssertion, workloadKeyFrom } from './identity-assertion.ts';
 import { parseTarget } from './routing.ts';
 import { canonicalPath } from './request-path.ts';
+import { checkPeerCertificateCurrent } from './connection-lifetime.ts';
 import { checkDeclaredBodySize, forwardRequest, readBody } from './forward.ts';
 import { verifyMessage } from '../signatures/message-signature.ts';
 import type { JWK } from 'jose';
@@ -141,6 +142,7 @@ export function createInboundServer(deps: InboundDeps): GatewayListener {
       checkDeclaredBodySize(req, config.limits.maxBodyBytes);
       // Policy and critical routes must see the path the service will route on: one canonical form only.
       canonicalPath(req.url);
+      checkPeerCertificateCurrent(socket, clock);
       const { peer, sourceCluster } = authenticatePeer(socket);
       outcome.peer = sourceCluster;
       record = { ...record, peer: peer.id, sourceCluster };
@@ -221,6 +223,8 @@ export function createInboundServer(deps: InboundDeps): GatewayListener {
       const written = audit.append({ type: 'policy.decision', actor: String(record.peer ?? 'unauthenticated'), data: { ...record, decision: 'deny', policyIds: [], reason: failure.code } });
       if (failure.code === 'IL_ERR_INTERNAL') log.error({ err: failure.message }, 'inbound request failed');
       req.resume();
+      // A connection authenticated by an expired certificate serves nothing more.
+      if (failure.code === 'IL_ERR_CERT_EXPIRED') res.once('finish', () => socket.destroy());
       sendError(res, failure, { [AUDIT_REF_HEADER]: `${config.cluster}:${written.seq}` });
     } finally {
       hop.span.setAttributes({ 'interlock.caller': outcome.identity ?? '', 'interlock.peer_cluster': outcome.peer, 'interlock.decision': outcome.decision, ...(outcome.code ? { 'interlock.code': outcome.code } : {}) });

@@ -11,6 +11,7 @@ import { splitHostPort, type GatewayConfig } from './config.ts';
 import { IDENTITY_HEADER, PURPOSE_HEADER, bindIdentityAssertion, parsePurpose } from './identity-assertion.ts';
 import { parseTarget } from './routing.ts';
 import { canonicalPath } from './request-path.ts';
+import { checkPeerCertificateCurrent } from './connection-lifetime.ts';
 import { TRACEPARENT, formatTraceparent, startHop } from '../telemetry/trace-context.ts';
 import { checkDeclaredBodySize, forwardRequest } from './forward.ts';
 import { requestAuthority, sendError } from './http-util.ts';
@@ -81,6 +82,7 @@ export function createOutboundServer(deps: OutboundDeps): GatewayListener {
     let transfer: { status: number | null; requestBytes: number; responseBytes: number } | undefined;
     try {
       checkDeclaredBodySize(req, config.limits.maxBodyBytes);
+      checkPeerCertificateCurrent(socket, clock);
       const caller = peerSpiffeId(socket);
       const callerSerial = peerSerial(socket);
       if (deps.revocations.has(callerSerial)) {
@@ -137,6 +139,8 @@ export function createOutboundServer(deps: OutboundDeps): GatewayListener {
       outcome.code = failure.code;
       if (failure.code === 'IL_ERR_INTERNAL') log.error({ err: failure.message }, 'outbound request failed');
       req.resume();
+      // A connection authenticated by an expired certificate serves nothing more.
+      if (failure.code === 'IL_ERR_CERT_EXPIRED') res.once('finish', () => socket.destroy());
       sendError(res, failure);
     } finally {
       deps.metrics.request('outbound', outcome.peer, outcome.identity, outcome.decision, outcome.code, (performance.now() - started) / 1000);

@@ -5,6 +5,7 @@ import { expectServerId, tlsOptions, type TlsIdentity } from './tls-identity.ts'
 import { peerSerial, type RevocationList } from './revocations.ts';
 import { peerAuthorityKeyId, type TrustState } from './trust-state.ts';
 import { authorityKeyIdOf } from './certificate-facts.ts';
+import { retireBeforeExpiry } from './connection-lifetime.ts';
 
 /**
  * A keep-alive pool for the gateway's own outgoing mTLS connections (to a
@@ -51,7 +52,11 @@ export function trackServer(socket: TLSSocket, revocations: RevocationList, trus
 export function verifiedAgent(options: { identity: TlsIdentity; expectedId: string; revocations: RevocationList; trust: TrustState; what: string }): https.Agent {
   const { revocations, trust, what } = options;
   const checkServerIdentity = serverCheck(options.expectedId, revocations, trust, what);
-  return new TrackedAgent({ keepAlive: true, ...tlsOptions(options.identity), checkServerIdentity: checkServerIdentity as https.AgentOptions['checkServerIdentity'] }, (socket) =>
-    trackServer(socket, revocations, trust),
-  );
+  let retire: (socket: TLSSocket) => void = () => undefined;
+  const agent = new TrackedAgent({ keepAlive: true, ...tlsOptions(options.identity), checkServerIdentity: checkServerIdentity as https.AgentOptions['checkServerIdentity'] }, (socket) => {
+    trackServer(socket, revocations, trust);
+    retire(socket);
+  });
+  retire = retireBeforeExpiry(agent);
+  return agent;
 }

@@ -201,8 +201,10 @@ export class WorkloadIdentity extends EventEmitter<WorkloadIdentityEvents> {
       await this.renewNow();
     } catch (error) {
       const failure = toInterlockError(error);
-      // Revoked: renewal will never work again; attest afresh if the platform lets us.
-      if (failure.code === 'IL_ERR_SVID_REVOKED' && this.#options.attestation.kind === 'k8s') {
+      // Revoked, or expired (the control plane was away longer than an SVID lives): renewal will
+      // never work again, since it needs a valid SVID; attest afresh if the platform lets us.
+      const expired = this.#current.notAfter.getTime() <= this.#clock.now().getTime();
+      if ((failure.code === 'IL_ERR_SVID_REVOKED' || expired) && this.#options.attestation.kind === 'k8s') {
         try {
           await this.reattest();
           return;
@@ -214,7 +216,8 @@ export class WorkloadIdentity extends EventEmitter<WorkloadIdentityEvents> {
       if (left <= 0) {
         this.emit('expired', this.#current);
       }
-      const maxMs = this.#options.retry?.maxMs ?? 30_000;
+      // Without a valid SVID the workload can do nothing: try again often (at most every 5 s), not every 30.
+      const maxMs = Math.min(this.#options.retry?.maxMs ?? 30_000, expired ? 5_000 : Number.POSITIVE_INFINITY);
       const retryInMs = Math.min(maxMs, backoffMs) * (0.8 + Math.random() * 0.4);
       this.emit('renewal-failed', failure, { retryInMs });
       if (this.#closed) return;
