@@ -78,7 +78,9 @@ export function signMessage(request: SignableRequest, params: SignatureParams, k
 }
 
 const INPUT = new RegExp(`^${SIGNATURE_LABEL}=\\(((?:"[a-z0-9@._-]+"\\s*)*)\\)((?:;[a-z]+=(?:"[^"]*"|\\d+))*)$`);
-const SIG = new RegExp(`^${SIGNATURE_LABEL}=:([A-Za-z0-9+/=]+):$`);
+// RFC 8941 §3.3.5 byte sequence: base64 (RFC 4648 §4) with padding only at the end, so one signature has
+// one spelling (a lenient decoder would accept `…Q=Q==` for `…Q==`, the same bytes under another header value).
+const SIG = new RegExp(`^${SIGNATURE_LABEL}=:((?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?):$`);
 
 /** Parses Signature-Input (our profile of RFC 9421 §4.1; RFC 8941 inner list with parameters). */
 export function parseSignatureInput(value: string | string[] | undefined): SignatureParams {
@@ -111,6 +113,8 @@ export function verifyMessage(request: SignableRequest, body: Uint8Array, key: K
   if (typeof digest !== 'string' || digest.trim() !== contentDigest(body)) throw invalid('Content-Digest does not match the body', 'content-digest');
   const sig = SIG.exec(String(request.headers.signature ?? '').trim());
   if (!sig) throw invalid('the request carries no sig1 Signature header', 'signature');
+  // Unused low bits of the last base64 character must be zero too: re-encoding gives back the same text.
+  if (Buffer.from(sig[1]!, 'base64').toString('base64') !== sig[1]) throw invalid('the sig1 signature is not canonical base64', 'signature');
   const signed = Buffer.from(signatureBase(request, params));
   let ok: boolean;
   try {

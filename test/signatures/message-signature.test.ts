@@ -47,3 +47,19 @@ test('Signature-Input must cover the required components and carry created, nonc
   bad('sig1=("@method" "@authority" "@path" "content-digest");created=1;keyid="k";nonce="n";alg="rsa-pss-sha512"');
   bad('sig2=("@method" "@authority" "@path" "content-digest");created=1;keyid="k";nonce="n"');
 });
+
+test('a signature has one spelling: padding inside the base64, or other unused low bits, is refused (found by the 1,000,000-input fuzz run)', () => {
+  const headers = { ...request.headers, ...signMessage(request, params, privateKey) };
+  const body = Buffer.from('{"a":1}');
+  const value = /^sig1=:(.*):$/.exec(headers.signature)![1]!;
+  assert.ok(value.endsWith('=='), 'a 64-byte ECDSA signature ends in ==');
+  const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  // Before '==' the last character carries 2 bits of data and 4 unused ones: flip one unused bit.
+  const lowBitFlipped = ALPHABET[ALPHABET.indexOf(value.at(-3)!) ^ 1]!;
+  const respelled = [`${value.slice(0, -2)}=${value.slice(-3, -2)}==`, `${value.slice(0, -3)}${lowBitFlipped}==`];
+  for (const spelling of respelled) {
+    assert.deepEqual(Buffer.from(spelling, 'base64'), Buffer.from(value, 'base64'), 'a lenient decoder reads the same bytes');
+    assert.throws(() => verifyMessage({ ...request, headers: { ...headers, signature: `sig1=:${spelling}:` } }, body, publicKey, expect), (error: Error & { code?: string }) => error.code === 'IL_ERR_SIGNATURE_INVALID');
+  }
+  assert.equal(verifyMessage({ ...request, headers }, body, publicKey, expect).nonce, 'n1');
+});
