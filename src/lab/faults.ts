@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InterlockError } from '../errors.ts';
@@ -164,19 +164,16 @@ export function libfaketimePath(): string | null {
 }
 
 /**
- * The environment that runs one process with its wall clock offset by what
- * `skewFile` says (libfaketime, LD_PRELOAD; e.g. "-10s"), re-read at most
- * once a second, so the skew can change while the process runs. Monotonic
- * time is left alone, so timers and durations stay true; only dates
- * (certificate validity, assertion iat/exp, audit timestamps) move.
+ * The environment that runs one process with its wall clock offset by
+ * `offsetSeconds` for its whole life (libfaketime, LD_PRELOAD, FAKETIME="-10s").
+ * The offset is fixed at exec: a skew changed while the process runs (a
+ * FAKETIME_TIMESTAMP_FILE re-read) applies with a lag, so phases would bleed
+ * into each other; to change it, restart the process. Monotonic time is left
+ * alone, so timers and durations stay true; only dates (certificate validity,
+ * assertion iat/exp, audit timestamps) move.
  */
-export function clockSkewEnv(skewFile: string, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+export function clockOffsetEnv(offsetSeconds: number, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   const library = libfaketimePath();
   if (!library) throw new InterlockError('IL_ERR_LAB_NETNS_FAILED', 'libfaketime is not installed', { field: 'clock', hint: 'apt-get install faketime' });
-  return { ...base, LD_PRELOAD: library, FAKETIME_TIMESTAMP_FILE: skewFile, FAKETIME_CACHE_DURATION: '1', FAKETIME_DONT_FAKE_MONOTONIC: '1' };
-}
-
-/** Sets the skew of every process started with clockSkewEnv(skewFile); it applies within a second. */
-export function setClockSkew(skewFile: string, offsetSeconds: number): void {
-  writeFileSync(skewFile, `${offsetSeconds >= 0 ? '+' : ''}${offsetSeconds}s\n`);
+  return { ...base, LD_PRELOAD: library, FAKETIME: `${offsetSeconds >= 0 ? '+' : ''}${offsetSeconds}s`, FAKETIME_DONT_FAKE_MONOTONIC: '1' };
 }
