@@ -14,6 +14,7 @@ import { splitHostPort } from '../config/host-port.ts';
 import { startLabControlPlane, type LabControlPlane } from './control-plane.ts';
 import { createFakeApiServer, type FakeApiServer } from './fake-kubernetes.ts';
 import { freePort } from './free-port.ts';
+import { declareLabServices } from './catalogue.ts';
 import { spawnInterlock, stopChild } from './process.ts';
 import { startSampleService, type SampleService, type ServedRequest } from './sample-service.ts';
 import type { ClusterNetwork, LabNetwork } from './netns.ts';
@@ -327,6 +328,8 @@ export async function startLab(options: LabOptions): Promise<LabWorld> {
       writeFileAtomic(configPath, toYaml(config), 0o644);
       await spawnGateway(p, configPath, auditPath);
     }
+    // The catalogue the reports and the dashboard read: each cluster's exported service and its classification.
+    await declareLabServices(cp, topology);
     const restartGateway = async (name: string, extra: { env?: NodeJS.ProcessEnv; args?: readonly string[] } = {}): Promise<LabCluster> => {
       const current = clusters.get(name);
       const p = prepared.find((o) => o.plan.name === name);

@@ -1,8 +1,10 @@
 /**
  * The I/O edge of the risk register: the last results of chaos experiments
  * and whether evidence files exist. Chaos results are JSON files
- * `<dir>/<experiment>.json` holding at least `{ "passed": true|false }`
- * (the lab's chaos suite writes them); a missing file means "not run".
+ * `<dir>/<experiment>.json` holding at least `{ "passed": true|false }` or
+ * the chaos runner's `{ "status": "passed"|"failed"|"skipped" }` (what
+ * `interlock chaos run --out` and the chaos tests write); a missing file or
+ * a skipped experiment means "not run".
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -15,8 +17,8 @@ function invalid(file: string, message: string): InterlockError {
   return new InterlockError('IL_ERR_REPORT_INPUT_INVALID', `${file}: ${message}`, { field: file, hint: 'a chaos result file is JSON with a boolean "passed"' });
 }
 
-/** Parses one chaos result file's text. */
-export function parseChaosResult(text: string, file: string): ChaosResult {
+/** Parses one chaos result file's text; undefined for an experiment that was skipped (not run). */
+export function parseChaosResult(text: string, file: string): ChaosResult | undefined {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -24,10 +26,13 @@ export function parseChaosResult(text: string, file: string): ChaosResult {
     throw invalid(file, `not JSON: ${(error as Error).message}`);
   }
   const doc = value as Record<string, unknown> | null;
-  if (typeof doc !== 'object' || doc === null || typeof doc.passed !== 'boolean') throw invalid(file, '"passed" must be true or false');
+  if (typeof doc !== 'object' || doc === null) throw invalid(file, 'not a JSON object');
+  if (doc.status === 'skipped') return undefined;
+  const passed = typeof doc.passed === 'boolean' ? doc.passed : doc.status === 'passed' ? true : doc.status === 'failed' ? false : undefined;
+  if (passed === undefined) throw invalid(file, '"passed" must be true or false (or "status" passed or failed)');
   const time = TIME_FIELDS.map((f) => doc[f]).find((v): v is string => typeof v === 'string');
   const detail = [doc.detail, doc.summary, doc.reason, doc.error].find((v): v is string => typeof v === 'string') ?? null;
-  return { passed: doc.passed, finishedAt: time ?? null, detail };
+  return { passed, finishedAt: time ?? null, detail };
 }
 
 /** The results of the named experiments found in `dir`; none when `dir` is absent. */
@@ -38,7 +43,8 @@ export function readChaosResults(dir: string | null, names: Iterable<string>): M
   for (const name of new Set(names)) {
     const file = join(dir, `${name}.json`);
     if (!existsSync(file)) continue;
-    results.set(name, parseChaosResult(readFileSync(file, 'utf8'), file));
+    const result = parseChaosResult(readFileSync(file, 'utf8'), file);
+    if (result) results.set(name, result);
   }
   return results;
 }

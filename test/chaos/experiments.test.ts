@@ -6,13 +6,13 @@ import { netnsUnavailableReason } from '../../src/lab/netns.ts';
 import { EXPERIMENTS } from '../../src/lab/chaos/experiments/index.ts';
 import { runChaos } from '../../src/lab/chaos/runner.ts';
 import type { ExperimentResult } from '../../src/lab/chaos/types.ts';
-import { tempDir } from '../helpers/pki.ts';
 
 const reason = netnsUnavailableReason();
 if (reason) console.log(`# chaos experiments skipped: needs root: ${reason}`);
 
 describe('chaos experiments in the netns lab', { skip: reason ? `needs root: ${reason}` : false }, () => {
-  const out = tempDir('interlock-chaos-results-');
+  // Where `interlock report risk-register` looks for the last chaos results (gitignored).
+  const out = join(process.cwd(), 'test-results', 'chaos');
   let results: ExperimentResult[] = [];
 
   before(async () => {
