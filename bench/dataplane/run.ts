@@ -130,7 +130,7 @@ async function main(): Promise<void> {
     for (const pid of gatewayPids) pin(pid, PROXY_CPU);
 
     const notes: string[] = [
-      'interlock: the west gateway checks the signed identity assertion, evaluates Cedar policy and appends an audit record per request; the nginx and HAProxy pairs do none of that (no policy, no assertion, no audit)',
+      'interlock: the west gateway checks the connection-bound identity assertion, evaluates Cedar policy and appends an audit record per request, and both gateways check revocation, certificate expiry and the path; the node, nginx and HAProxy pairs do none of that (no policy, no assertion, no audit)',
     ];
     for (const kind of ['node', 'nginx', 'haproxy'] as const) {
       if (PATHS && !PATHS.has(kind)) continue;
