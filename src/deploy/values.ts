@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { closest, loadConfigFile, parseConfig } from '../config/load.ts';
 import { InterlockError } from '../errors.ts';
-import { checkClusterName } from '../pki/authority.ts';
+import { clusterNameField, trustDomainField } from '../config/fields.ts';
 import { serverConfigSchema } from '../server/config.ts';
 import { gatewayConfigSchema } from '../gateway/config.ts';
 import { K8S_AUDIENCE } from '../server/attestation.ts';
@@ -29,15 +29,8 @@ const hostPort = z
   .string()
   .regex(/^([a-zA-Z0-9.-]+|\[[0-9a-fA-F:]+\]):\d{1,5}$/, 'must be host:port, e.g. billing.billing.svc:8080')
   .refine((value) => Number(value.slice(value.lastIndexOf(':') + 1)) <= 65535, 'port must be 1–65535');
-const clusterName = z.string().refine((name) => {
-  try {
-    checkClusterName(name);
-    return true;
-  } catch {
-    return false;
-  }
-}, 'must be a DNS label (lowercase letters, digits, dashes), e.g. east');
-const trustDomain = z.string().regex(/^[a-z0-9._-]{1,255}$/, 'must be a SPIFFE trust domain (lowercase letters, digits, dots, dashes)');
+const clusterName = clusterNameField;
+const trustDomain = trustDomainField;
 
 function resources(defaults: { cpu: string; memory: string; memoryLimit: string; cpuLimit: string }) {
   return z

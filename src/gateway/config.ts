@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { loadConfigFile, resolveFrom } from '../config/load.ts';
 import { splitHostPort } from '../config/host-port.ts';
-import { checkClusterName } from '../pki/authority.ts';
+import { clusterNameField, trustDomainField } from '../config/fields.ts';
 import { InterlockError } from '../errors.ts';
 
 /**
@@ -13,16 +13,8 @@ const hostPort = z
   .regex(/^(127(?:\.\d{1,3}){3}|\[::1\]|localhost|[a-zA-Z0-9.-]+|\[[0-9a-fA-F:]+\]):\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:8443')
   .refine((value) => Number(value.slice(value.lastIndexOf(':') + 1)) <= 65535, 'port must be 0–65535');
 
-const clusterName = z.string().refine((name) => {
-  try {
-    checkClusterName(name);
-    return true;
-  } catch {
-    return false;
-  }
-}, 'must be a DNS label (lowercase letters, digits, dashes)');
-
-const trustDomain = z.string().regex(/^[a-z0-9._-]{1,255}$/, 'must be a SPIFFE trust domain (lowercase letters, digits, dots, dashes)');
+const clusterName = clusterNameField;
+const trustDomain = trustDomainField;
 
 export const gatewayConfigSchema = z.strictObject({
   cluster: clusterName,

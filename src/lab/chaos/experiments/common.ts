@@ -3,6 +3,9 @@ import type { ApiConnection } from '../../../client/api.ts';
 import type { ClusterNetwork } from '../../netns.ts';
 import type { LabWorld } from '../../world.ts';
 import type { LoadRecord } from '../load.ts';
+import { join } from 'node:path';
+import { redirectConnections } from '../../faults.ts';
+import { startMallory } from '../mallory-process.ts';
 import type { ExperimentContext } from '../types.ts';
 
 /** The chaos lab's port for peer gateways (world.ts NETNS_INBOUND_PORT). */
@@ -43,3 +46,28 @@ export function foreignDecisions(auditLines: ReadonlyArray<{ type: string; data:
   const traces = new Set(records.map((r) => r.traceId));
   return auditLines.filter((l) => l.type === 'policy.decision' && l.data.decision === 'allow' && !traces.has(String(l.data.traceId))).length;
 }
+
+/**
+ * Diverts east's connections to west's gateway to mallory (DNAT) for `faultMs`, then heals;
+ * returns the fault window, how it was injected, and what mallory reports it saw.
+ */
+export async function divertEastToMallory(ctx: ExperimentContext, mode: 'mitm' | 'tamper', faultMs: number, relayToWest: boolean) {
+  const west = clusterNet(ctx, 'west');
+  const mallory = await startMallory(ctx.network, mode, {
+    report: join(ctx.workDir, 'mallory.json'),
+    listen: { host: ctx.network.mallory.wanHost, port: MALLORY_PORT },
+    ...(relayToWest ? { target: { host: west.wanHost, port: INBOUND_PORT } } : {}),
+  });
+  const startedAt = ctx.load.now();
+  const fault = redirectConnections(clusterNet(ctx, 'east').exec, { host: west.wanHost, port: INBOUND_PORT }, { host: ctx.network.mallory.wanHost, port: MALLORY_PORT });
+  try {
+    await ctx.sleep(faultMs);
+  } finally {
+    await fault.heal();
+  }
+  const clearedAt = ctx.load.now();
+  const report = mallory.report();
+  await mallory.stop();
+  return { startedAt, clearedAt, mechanism: fault.mechanism, report };
+}
+

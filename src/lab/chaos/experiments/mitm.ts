@@ -1,8 +1,5 @@
-import { join } from 'node:path';
-import { redirectConnections } from '../../faults.ts';
-import { startMallory } from '../mallory-process.ts';
 import type { ChaosExperiment } from '../types.ts';
-import { allowedBetween, checkServedOnlyLoad, clusterNet, codesOf, INBOUND_PORT, MALLORY_PORT } from './common.ts';
+import { allowedBetween, checkServedOnlyLoad, codesOf, divertEastToMallory } from './common.ts';
 
 const FAULT_MS = 4_000;
 
@@ -14,23 +11,12 @@ export const mitm: ChaosExperiment = {
   recoveryBudgetMs: 10_000,
   lab: 'shared',
   run: async (ctx) => {
-    const west = clusterNet(ctx, 'west');
-    const mallory = await startMallory(ctx.network, 'mitm', { report: join(ctx.workDir, 'mallory.json'), listen: { host: ctx.network.mallory.wanHost, port: MALLORY_PORT } });
-    const startedAt = ctx.load.now();
-    const fault = redirectConnections(clusterNet(ctx, 'east').exec, { host: west.wanHost, port: INBOUND_PORT }, { host: ctx.network.mallory.wanHost, port: MALLORY_PORT });
-    try {
-      await ctx.sleep(FAULT_MS);
-    } finally {
-      await fault.heal();
-    }
-    const clearedAt = ctx.load.now();
-    const report = mallory.report();
-    await mallory.stop();
+    const { startedAt, clearedAt, mechanism, report } = await divertEastToMallory(ctx, 'mitm', FAULT_MS, false);
     ctx.check('east connected to the impostor', Number(report.connections) > 0, `${String(report.connections)} connections diverted to mallory`);
     ctx.check('the impostor decrypted nothing', Number(report.plaintextBytes) === 0 && (report.findings as unknown[]).length === 0, `${String(report.plaintextBytes)} plaintext bytes, ${String(report.handshakesCompleted)} handshakes completed on mallory's side${report.lastTlsError ? `; last TLS error: ${String(report.lastTlsError)}` : ''}`);
     const during = allowedBetween(ctx.load.records, startedAt + 300, clearedAt);
     ctx.check('calls fail with a coded error', during.length > 0 && during.every((r) => r.status !== 200 && r.errorCode !== undefined), `${during.length} calls during the fault: ${codesOf(during)}`);
     checkServedOnlyLoad(ctx, ctx.served);
-    return { startedAt, clearedAt, mechanism: fault.mechanism };
+    return { startedAt, clearedAt, mechanism: mechanism };
   },
 };

@@ -1,8 +1,5 @@
-import { join } from 'node:path';
-import { redirectConnections } from '../../faults.ts';
-import { startMallory } from '../mallory-process.ts';
 import type { ChaosExperiment } from '../types.ts';
-import { allowedBetween, checkServedOnlyLoad, clusterNet, codesOf, INBOUND_PORT, MALLORY_PORT } from './common.ts';
+import { allowedBetween, checkServedOnlyLoad, codesOf, divertEastToMallory } from './common.ts';
 
 const FAULT_MS = 4_000;
 
@@ -14,23 +11,12 @@ export const tamper: ChaosExperiment = {
   recoveryBudgetMs: 10_000,
   lab: 'shared',
   run: async (ctx) => {
-    const west = clusterNet(ctx, 'west');
-    const mallory = await startMallory(ctx.network, 'tamper', { report: join(ctx.workDir, 'mallory.json'), listen: { host: ctx.network.mallory.wanHost, port: MALLORY_PORT }, target: { host: west.wanHost, port: INBOUND_PORT } });
-    const startedAt = ctx.load.now();
-    const fault = redirectConnections(clusterNet(ctx, 'east').exec, { host: west.wanHost, port: INBOUND_PORT }, { host: ctx.network.mallory.wanHost, port: MALLORY_PORT });
-    try {
-      await ctx.sleep(FAULT_MS);
-    } finally {
-      await fault.heal();
-    }
-    const clearedAt = ctx.load.now();
-    const report = mallory.report();
-    await mallory.stop();
+    const { startedAt, clearedAt, mechanism, report } = await divertEastToMallory(ctx, 'tamper', FAULT_MS, true);
     ctx.check('mallory tampered with records', Number(report.tamperedRecords) > 0, `${String(report.tamperedRecords)} records altered on ${String(report.connections)} connections`);
     const during = allowedBetween(ctx.load.records, startedAt + 300, clearedAt);
     const failed = during.filter((r) => r.status !== 200);
     ctx.check('calls over tampered connections fail', failed.length > 0, `${failed.length}/${during.length} calls failed during the fault (${codesOf(failed)})`);
     checkServedOnlyLoad(ctx, ctx.served);
-    return { startedAt, clearedAt, mechanism: `${fault.mechanism} to a bit-flipping relay` };
+    return { startedAt, clearedAt, mechanism: `${mechanism} to a bit-flipping relay` };
   },
 };
