@@ -10,13 +10,16 @@ export const EXIT_BAD_INPUT = 2;
  * line on stderr and exit code 2; anything else is an internal error, still
  * one line, with the stack only when INTERLOCK_DEBUG is set.
  */
-export function action<A extends unknown[]>(fn: (...args: A) => Promise<number | void> | number | void) {
+export function action<A extends unknown[]>(fn: (...args: A) => Promise<number | void> | number | void, options: { exitOnError?: boolean } = {}) {
   return async (...args: A): Promise<void> => {
     try {
       const code = await fn(...args);
       process.exitCode = code ?? EXIT_OK;
     } catch (error) {
       reportError(error);
+      // A long-running command that failed half-way through starting (a port in use) has timers and
+      // sockets of the parts it did start; they must not keep a process alive that will never serve.
+      if (options.exitOnError) process.exit();
     }
   };
 }

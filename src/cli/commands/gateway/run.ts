@@ -24,6 +24,6 @@ export function registerGateway(program: Command): void {
           onStop: (reason) => log.info({ event: 'gateway.stopping', reason }, 'gateway stopping'),
           close: () => gateway.close(),
         });
-      }),
+      }, { exitOnError: true }),
     );
 }

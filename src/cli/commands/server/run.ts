@@ -33,7 +33,7 @@ export function registerServer(program: Command): void {
           onStop: (reason) => log.info({ event: 'server.stopping', reason }, 'control plane stopping'),
           close: () => running.close(),
         });
-      }),
+      }, { exitOnError: true }),
     );
   registerServerBundle(server);
 }
