@@ -60,10 +60,10 @@ function buildUpstreams(config: GatewayConfig, identity: TlsIdentity, revocation
     if (url.protocol === 'https:') {
       // Zero trust inside the cluster too: the gateway presents its SVID and
       // checks the service's ID (not revoked, from a trusted CA) when the service speaks mTLS.
-      const agent = service.id ? verifiedAgent({ identity, expectedId: service.id, revocations, trust, what: `service ${name}` }) : new https.Agent({ keepAlive: true, ...tlsOptions(identity) });
+      const agent = service.id ? verifiedAgent({ identity, expectedId: service.id, revocations, trust, what: `service ${name}` }) : new https.Agent({ keepAlive: true, timeout: 60_000, ...tlsOptions(identity) });
       upstreams.set(name, { url, agent });
     } else {
-      upstreams.set(name, { url, agent: new http.Agent({ keepAlive: true }) });
+      upstreams.set(name, { url, agent: new http.Agent({ keepAlive: true, timeout: 60_000 }) });
     }
   }
   return upstreams;

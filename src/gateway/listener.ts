@@ -97,6 +97,10 @@ export function createMutualTlsListener(options: AdmissionOptions & {
       (req, res) => void options.handle(req as unknown as IncomingMessage, res as unknown as ServerResponse),
     );
     server.setTimeout(options.limits.requestTimeoutMs);
+    // HTTP/1.1 connections get the http.Server's keep-alive handling: idle ones close after this, and
+    // answers carry `Keep-Alive: timeout=…`, so clients retire idle connections first instead of
+    // reusing one the gateway is closing (the ECONNRESET race). Node's HTTP/2 server sets neither.
+    (server as unknown as { keepAliveTimeout: number }).keepAliveTimeout = options.limits.keepAliveTimeoutMs;
     installAdmission(server, options);
     enforceHttp1Deadlines(server, options.limits);
     return server as unknown as https.Server;

@@ -49,11 +49,19 @@ export function trackServer(socket: TLSSocket, revocations: RevocationList, trus
   if (signer) trust.track(socket, signer);
 }
 
+/**
+ * With an agent timeout set, Node's agent also honours the server's
+ * `Keep-Alive: timeout=N` hint and closes an idle pooled connection a second
+ * before the server would, so a request never goes out on a connection the
+ * server is closing; without one it ignores the hint.
+ */
+const IDLE_CEILING_MS = 60_000;
+
 export function verifiedAgent(options: { identity: TlsIdentity; expectedId: string; revocations: RevocationList; trust: TrustState; what: string }): https.Agent {
   const { revocations, trust, what } = options;
   const checkServerIdentity = serverCheck(options.expectedId, revocations, trust, what);
   let retire: (socket: TLSSocket) => void = () => undefined;
-  const agent = new TrackedAgent({ keepAlive: true, ...tlsOptions(options.identity), checkServerIdentity: checkServerIdentity as https.AgentOptions['checkServerIdentity'] }, (socket) => {
+  const agent = new TrackedAgent({ keepAlive: true, timeout: IDLE_CEILING_MS, ...tlsOptions(options.identity), checkServerIdentity: checkServerIdentity as https.AgentOptions['checkServerIdentity'] }, (socket) => {
     trackServer(socket, revocations, trust);
     retire(socket);
   });

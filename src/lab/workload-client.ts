@@ -32,6 +32,8 @@ export interface CallRequest {
 export function createWorkloadAgent(identity: { certPem: string; keyPem: string; bundlePem: string }, gatewayId: string): https.Agent {
   return new https.Agent({
     keepAlive: true,
+    // Makes the agent honour the gateway's Keep-Alive hint and retire idle connections before the gateway closes them.
+    timeout: 60_000,
     maxSockets: 1,
     cert: identity.certPem,
     key: identity.keyPem,

@@ -31,7 +31,10 @@ export interface LoadRecord {
 }
 
 export interface LoadGenerator {
+  /** Finished requests, in completion order. */
   readonly records: readonly LoadRecord[];
+  /** Paths of every request started, finished or still in flight. */
+  readonly sentPaths: ReadonlySet<string>;
   /** ms since the load started (the clock of `LoadRecord.at`). */
   now(): number;
   stop(): Promise<void>;
@@ -69,6 +72,7 @@ export function startLoad(world: LabWorld, canary: Canary, options: { intervalMs
   const started = performance.now();
   const now = () => Math.round(performance.now() - started);
   const records: LoadRecord[] = [];
+  const sentPaths = new Set<string>();
   const agents = new Map<string, https.Agent>();
   let stopped = false;
   let n = 0;
@@ -89,6 +93,7 @@ export function startLoad(world: LabWorld, canary: Canary, options: { intervalMs
 
   const one = async (probe: Probe): Promise<void> => {
     const path = probe.path(++n);
+    sentPaths.add(path);
     const traceId = randomBytes(16).toString('hex');
     const at = now();
     const base = { kind: probe.kind, workload: probe.workload, method: probe.method, path, traceId, at };
@@ -125,6 +130,7 @@ export function startLoad(world: LabWorld, canary: Canary, options: { intervalMs
 
   return {
     records,
+    sentPaths,
     now,
     stop: async () => {
       stopped = true;
