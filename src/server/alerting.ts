@@ -12,7 +12,8 @@ import type { DetectorService } from './detectors.ts';
 import type { AlertsConfig } from './config.ts';
 import { gatewayTrustReports } from './trust.ts';
 import { normalizeSerial } from '../pki/serial.ts';
-import { DETECTOR_RULES, EMPTY_RULE_STATE, RULES, alertId, detectorSubject, evaluateRules, reconcile, webhookPayload, type AlertRule, type Observations, type RuleAlert, type RuleState } from './alert-rules.ts';
+import { DETECTOR_RULES, EMPTY_RULE_STATE, RULES, evaluateRules, reconcile, type AlertRule, type Observations, type RuleAlert, type RuleState } from './alert-rules.ts';
+import { alertId, detectorSubject, webhookPayload } from './alert-views.ts';
 
 /**
  * The alert evaluator: at an interval, on one replica at a time, it reads

@@ -2,7 +2,7 @@ import type { Clock } from '../clock.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Store } from '../store/types.ts';
 import type { IncidentService } from './incidents.ts';
-import { alertViews, type AlertView } from './alert-rules.ts';
+import { alertViews, type AlertView } from './alert-views.ts';
 import { readRuleAlerts } from './alerting.ts';
 
 /**

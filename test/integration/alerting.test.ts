@@ -15,7 +15,7 @@ import { serverConfigSchema } from '../../src/server/config.ts';
 import { startControlPlane, type RunningServer } from '../../src/server/server.ts';
 import { bundlePemFromStore } from '../../src/server/ca-service.ts';
 import { silentLogger } from '../../src/telemetry/logger.ts';
-import type { AlertView } from '../../src/server/alert-rules.ts';
+import type { AlertView } from '../../src/server/alert-views.ts';
 import { tempDir } from '../helpers/pki.ts';
 
 interface Delivery {

@@ -1,7 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serverConfigSchema, type AlertsConfig } from '../../src/server/config.ts';
-import { EMPTY_RULE_STATE, alertViews, evaluateRules, reconcile, webhookPayload, type Observations, type RuleAlert, type RuleState } from '../../src/server/alert-rules.ts';
+import { EMPTY_RULE_STATE, evaluateRules, reconcile, type Observations, type RuleAlert, type RuleState } from '../../src/server/alert-rules.ts';
+import { alertViews, webhookPayload } from '../../src/server/alert-views.ts';
 
 const MIN = 60_000;
 const T0 = Date.parse('2030-01-01T00:00:00Z');
