@@ -62,7 +62,7 @@ export const ERRORS = {
   IL_ERR_ROUTE_INVALID_HOST: { status: 400, title: 'The request does not name a target as <service>.<cluster>.interlock' },
   IL_ERR_ROUTE_UNKNOWN_CLUSTER: { status: 404, title: 'The request names a cluster this gateway has no peer for' },
   IL_ERR_ROUTE_UNKNOWN_SERVICE: { status: 404, title: 'The request names a service this cluster does not export' },
-  IL_ERR_ROUTE_PATH_AMBIGUOUS: { status: 400, title: 'The request path is not in canonical form (//, a dot segment, a backslash, or a needless or slash percent-escape)' },
+  IL_ERR_ROUTE_PATH_AMBIGUOUS: { status: 400, title: 'The request path is not in canonical form (//, a dot segment, a backslash, a ; parameter, a # fragment, or a needless or slash percent-escape)' },
   IL_ERR_PEER_UNAVAILABLE: { status: 502, title: 'The remote gateway could not be reached or refused the handshake' },
   IL_ERR_PEER_CIRCUIT_OPEN: { status: 503, title: 'The remote gateway failed repeatedly, so requests to it fail fast until a probe succeeds' },
   IL_ERR_UPSTREAM_UNAVAILABLE: { status: 502, title: 'The local service behind the gateway could not be reached' },

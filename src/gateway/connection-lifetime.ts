@@ -1,4 +1,6 @@
+import type http from 'node:http';
 import type https from 'node:https';
+import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { InterlockError } from '../errors.ts';
 import type { Clock } from '../clock.ts';
@@ -82,3 +84,21 @@ export function retireBeforeExpiry(agent: https.Agent): (socket: TLSSocket) => v
     socket.once('close', () => clearTimeout(timer));
   };
 }
+
+/**
+ * Retires a whole pool (after an SVID rotation, new requests use a new one):
+ * idle connections close now, busy ones as soon as their request ends, so a
+ * long stream in flight is not cut the way agent.destroy() would cut it.
+ */
+export function retireAgent(agent: http.Agent): void {
+  agent.prependListener('free', (socket: Socket) => socket.destroy());
+  for (const list of Object.values(agent.freeSockets)) for (const socket of list ?? []) socket.destroy();
+}
+
+/** Closes the connection a request came on: for HTTP/2 the whole session (`req.socket` is only a proxy that resets the stream). */
+export function closeConnectionOf(req: http.IncomingMessage): void {
+  const session = (req as unknown as { stream?: { session?: { destroy(): void } } }).stream?.session;
+  if (session) session.destroy();
+  else req.socket.destroy();
+}
+

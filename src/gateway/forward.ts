@@ -28,7 +28,12 @@ export interface ForwardTarget {
    * anything is written.
    */
   readonly connectionHeaders?: (socket: TLSSocket) => OutgoingHttpHeaders;
+  /** Set on the one retry of a request whose kept-alive connection the next hop had just closed. */
+  readonly retried?: boolean;
 }
+
+/** Methods a proxy may send again (RFC 9110 §9.2.2), when no body has to be replayed. */
+const RETRYABLE = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** Reads a request body whole, refusing it past `max` bytes (for signed requests, whose digest covers all of it). */
 export function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
@@ -121,6 +126,14 @@ export function forwardRequest(req: IncomingMessage, res: ServerResponse, target
       upstream.destroy(new InterlockError('IL_ERR_UPSTREAM_TIMEOUT', `no answer from ${target.host}:${target.port} within ${target.timeoutMs} ms`));
     });
     upstream.on('error', (error) => {
+      // The keep-alive race (RFC 9112 §9.3.1): the next hop closed a pooled connection just as this request went
+      // out on it. Nothing reached it, so an idempotent request without a body is sent once more, on a new connection.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (!settled && !target.retried && upstream.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE') && status === null && requestBytes === 0 && !target.body && RETRYABLE.has(req.method ?? '')) {
+        settled = true;
+        resolve(forwardRequest(req, res, { ...target, retried: true }));
+        return;
+      }
       const failure =
         error instanceof InterlockError
           ? error
@@ -134,6 +147,7 @@ export function forwardRequest(req: IncomingMessage, res: ServerResponse, target
     });
     const send = () => {
       if (target.body) upstream.end(target.body);
+      else if (req.readableEnded) upstream.end(); // a retry: the (empty) body was read already
       else req.pipe(upstream);
     };
     if (!target.connectionHeaders) return send();

@@ -136,6 +136,7 @@ export interface VouchedCaller {
   readonly purpose?: string;
   readonly serial?: string;
   readonly jti: string;
+  /** Until when the assertion could still be accepted (its exp plus the allowed skew): the replay guard keeps its id that long. */
   readonly expiresAtMs: number;
   readonly key?: JWK;
 }
@@ -152,6 +153,8 @@ export function checkIdentityAssertion(claims: OpenedAssertion, expect: Assertio
   if (iat > now + CLOCK_SKEW_SECONDS) throw invalid(`identity assertion is dated ${iat - now} s in the future (allowed skew ${CLOCK_SKEW_SECONDS} s)`);
   if (now - iat > Math.floor(expect.maxAgeMs / 1000) + CLOCK_SKEW_SECONDS) throw invalid(`identity assertion is ${now - iat} s old`);
   if (exp + CLOCK_SKEW_SECONDS < now) throw invalid('identity assertion has expired');
+  // A lifetime longer than allowed would keep its id in the replay guard for as long as the sender chose.
+  if (exp < iat || exp - iat > Math.floor(expect.maxAgeMs / 1000)) throw invalid(`identity assertion lives ${exp - iat} s; at most ${Math.floor(expect.maxAgeMs / 1000)} s is allowed`);
   let subject: SpiffeId;
   try {
     subject = parseWorkloadSpiffeId(String(sub), 'sub');
@@ -165,7 +168,7 @@ export function checkIdentityAssertion(claims: OpenedAssertion, expect: Assertio
   const serial = typeof claims.sn === 'string' ? claims.sn : undefined;
   // The workload's key is only imported when a signed route needs it (importing costs more than the rest of this check).
   const jwk = (claims.cnf as { jwk?: JWK } | undefined)?.jwk;
-  return { subject, ...(purpose ? { purpose } : {}), ...(serial ? { serial } : {}), jti, expiresAtMs: exp * 1000, ...(jwk && typeof jwk === 'object' ? { key: jwk } : {}) };
+  return { subject, ...(purpose ? { purpose } : {}), ...(serial ? { serial } : {}), jti, expiresAtMs: (exp + CLOCK_SKEW_SECONDS) * 1000, ...(jwk && typeof jwk === 'object' ? { key: jwk } : {}) };
 }
 
 /** Opens and checks in one step (HTTP requests, whose target is known before the assertion is read). */

@@ -12,7 +12,7 @@ import type { GatewayConfig } from './config.ts';
 import { IDENTITY_HEADER, verifyIdentityAssertion, workloadKeyFrom } from './identity-assertion.ts';
 import { parseTarget } from './routing.ts';
 import { canonicalPath } from './request-path.ts';
-import { checkPeerCertificateCurrent } from './connection-lifetime.ts';
+import { checkPeerCertificateCurrent, closeConnectionOf, retireAgent } from './connection-lifetime.ts';
 import { checkDeclaredBodySize, forwardRequest, readBody } from './forward.ts';
 import { verifyMessage } from '../signatures/message-signature.ts';
 import type { JWK } from 'jose';
@@ -224,7 +224,7 @@ export function createInboundServer(deps: InboundDeps): GatewayListener {
       if (failure.code === 'IL_ERR_INTERNAL') log.error({ err: failure.message }, 'inbound request failed');
       req.resume();
       // A connection authenticated by an expired certificate serves nothing more.
-      if (failure.code === 'IL_ERR_CERT_EXPIRED') res.once('finish', () => socket.destroy());
+      if (failure.code === 'IL_ERR_CERT_EXPIRED') res.once('finish', () => closeConnectionOf(req));
       sendError(res, failure, { [AUDIT_REF_HEADER]: `${config.cluster}:${written.seq}` });
     } finally {
       hop.span.setAttributes({ 'interlock.caller': outcome.identity ?? '', 'interlock.peer_cluster': outcome.peer, 'interlock.decision': outcome.decision, ...(outcome.code ? { 'interlock.code': outcome.code } : {}) });
@@ -242,7 +242,7 @@ export function createInboundServer(deps: InboundDeps): GatewayListener {
       server.setSecureContext(tlsOptions(next));
       const previous = upstreams;
       upstreams = buildUpstreams(config, next, deps.revocations, deps.trust);
-      setTimeout(() => destroyAgents(previous), config.limits.requestTimeoutMs).unref();
+      previous.forEach((u) => retireAgent(u.agent));
     },
     close: () => destroyAgents(upstreams),
   };

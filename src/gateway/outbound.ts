@@ -11,7 +11,7 @@ import { splitHostPort, type GatewayConfig } from './config.ts';
 import { IDENTITY_HEADER, PURPOSE_HEADER, bindIdentityAssertion, parsePurpose } from './identity-assertion.ts';
 import { parseTarget } from './routing.ts';
 import { canonicalPath } from './request-path.ts';
-import { checkPeerCertificateCurrent } from './connection-lifetime.ts';
+import { checkPeerCertificateCurrent, closeConnectionOf, retireAgent } from './connection-lifetime.ts';
 import { TRACEPARENT, formatTraceparent, startHop } from '../telemetry/trace-context.ts';
 import { checkDeclaredBodySize, forwardRequest } from './forward.ts';
 import { requestAuthority, sendError } from './http-util.ts';
@@ -140,7 +140,7 @@ export function createOutboundServer(deps: OutboundDeps): GatewayListener {
       if (failure.code === 'IL_ERR_INTERNAL') log.error({ err: failure.message }, 'outbound request failed');
       req.resume();
       // A connection authenticated by an expired certificate serves nothing more.
-      if (failure.code === 'IL_ERR_CERT_EXPIRED') res.once('finish', () => socket.destroy());
+      if (failure.code === 'IL_ERR_CERT_EXPIRED') res.once('finish', () => closeConnectionOf(req));
       sendError(res, failure);
     } finally {
       deps.metrics.request('outbound', outcome.peer, outcome.identity, outcome.decision, outcome.code, (performance.now() - started) / 1000);
@@ -165,7 +165,7 @@ export function createOutboundServer(deps: OutboundDeps): GatewayListener {
       identity = next;
       routes = buildPeerRoutes(config, next, deps.revocations, deps.trust);
       // Requests in flight finish on the old pool; new ones use the new SVID.
-      setTimeout(() => destroyAgents(previous), config.limits.requestTimeoutMs).unref();
+      previous.forEach((route) => retireAgent(route.agent));
     },
     close: () => destroyAgents(routes),
   };

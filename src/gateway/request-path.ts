@@ -13,7 +13,8 @@ import { InterlockError } from '../errors.ts';
  */
 const UNRESERVED_OR_SLASH = /%(?:[46][1-9A-Fa-f]|[57][0-9Aa]|3[0-9]|2[DdEeFf]|5[CcFf]|7[Ee]|00)/;
 const BAD_ESCAPE = /%(?![0-9A-Fa-f]{2})/;
-const DOT_SEGMENT = /(?:^|\/)\.{1,2}(?:\/|$)/;
+// `..;x` is `..` to servlet containers (Tomcat, Jetty), so a dot segment may carry parameters too.
+const DOT_SEGMENT = /(?:^|\/)\.{1,2}(?:[/;]|$)/;
 
 function ambiguous(path: string, why: string): InterlockError {
   return new InterlockError('IL_ERR_ROUTE_PATH_AMBIGUOUS', `the path ${JSON.stringify(path.slice(0, 200))} ${why}; send it in canonical form`, { field: 'path' });
@@ -27,6 +28,10 @@ export function canonicalPath(url: string | undefined): string {
   if (!path.startsWith('/')) throw ambiguous(path, 'does not start with /');
   if (path.includes('//')) throw ambiguous(path, 'has an empty segment (//)');
   if (path.includes('\\')) throw ambiguous(path, 'has a backslash');
+  // Path parameters (RFC 3986 §3.3) are stripped by some servers (`/admin;x` is `/admin` to Spring, Tomcat, Jetty)
+  // and a fragment is never part of a request target (RFC 9112 §3.2): either would let a path rule be stepped around.
+  if (path.includes(';')) throw ambiguous(path, 'has a path parameter (;)');
+  if (path.includes('#')) throw ambiguous(path, 'has a fragment (#)');
   if (DOT_SEGMENT.test(path)) throw ambiguous(path, 'has a dot segment (. or ..)');
   if (BAD_ESCAPE.test(path)) throw ambiguous(path, 'has a malformed percent-escape');
   if (UNRESERVED_OR_SLASH.test(path)) throw ambiguous(path, 'percent-encodes a character that needs no encoding, a slash, a backslash or NUL');

@@ -61,7 +61,11 @@ export function verifiedAgent(options: { identity: TlsIdentity; expectedId: stri
   const { revocations, trust, what } = options;
   const checkServerIdentity = serverCheck(options.expectedId, revocations, trust, what);
   let retire: (socket: TLSSocket) => void = () => undefined;
-  const agent = new TrackedAgent({ keepAlive: true, timeout: IDLE_CEILING_MS, ...tlsOptions(options.identity), checkServerIdentity: checkServerIdentity as https.AgentOptions['checkServerIdentity'] }, (socket) => {
+  // No client-side session resumption: Node runs checkServerIdentity only on a full handshake, and a
+  // resumed TLS 1.3 session shows no peer certificate at all, so a peer revoked, expired or signed by a
+  // withdrawn CA since could be resumed unchecked and untracked. Pooled keep-alive connections make
+  // new handshakes rare; the listeners still resume sessions for their own clients.
+  const agent = new TrackedAgent({ keepAlive: true, timeout: IDLE_CEILING_MS, maxCachedSessions: 0, ...tlsOptions(options.identity), checkServerIdentity: checkServerIdentity as https.AgentOptions['checkServerIdentity'] }, (socket) => {
     trackServer(socket, revocations, trust);
     retire(socket);
   });

@@ -116,6 +116,14 @@ export function buildApp(deps: ServerDeps, tls: TlsMaterial): FastifyInstance {
   // Every admin call that changes state is audited with its actor and outcome,
   // including refused ones: who tried what is part of the record.
   app.addHook('onResponse', async (request, reply) => {
+    // An admin token that was refused (unknown, disabled) is recorded whatever the method: guessing leaves a trace.
+    if (reply.statusCode === 401 && request.headers.authorization && !request.caller?.admin) {
+      await deps.store.appendAudit(
+        { type: 'admin.auth-failed', actor: actorOf(request), data: { method: request.method, route: request.routeOptions.url ?? request.url.split('?')[0], status: reply.statusCode } },
+        deps.clock.now().toISOString(),
+      );
+      return;
+    }
     if (request.method === 'GET' || request.method === 'HEAD') return;
     const auth = request.routeOptions.config?.auth;
     if (!auth || auth.kind !== 'roles') return;

@@ -65,8 +65,10 @@ export function installAuth(app: FastifyInstance, store: Store): void {
   app.decorateRequest('caller', null as unknown as Caller);
   app.addHook('onRequest', async (request) => {
     const svid = svidOf(request);
+    // Set before the token is checked: a request refused for a bad token is still audited with who sent it.
+    request.caller = svid ? { svid } : {};
     const admin = await adminOf(store, request);
-    request.caller = { ...(svid ? { svid } : {}), ...(admin ? { admin } : {}) };
+    if (admin) request.caller = { ...request.caller, admin };
   });
   app.addHook('preHandler', async (request) => {
     if (request.is404) return; // no route: the not-found handler answers, with nothing to protect
@@ -94,5 +96,5 @@ export function installAuth(app: FastifyInstance, store: Store): void {
 
 /** The actor recorded in audit records for this request. */
 export function actorOf(request: FastifyRequest): string {
-  return request.caller.admin ? `admin:${request.caller.admin.name}` : (request.caller.svid?.id ?? `anonymous@${request.ip}`);
+  return request.caller?.admin ? `admin:${request.caller.admin.name}` : (request.caller?.svid?.id ?? `anonymous@${request.ip}`);
 }

@@ -169,3 +169,16 @@ export const K8S_BODY_SCHEMA = {
     caPem: { type: 'string', minLength: 1, maxLength: 65_536 },
   },
 } as const;
+
+/** Checks a source in its stored form (what apply and the API both store), so no path stores one the API would refuse. */
+export function checkStoredSource(text: string, issuer: string): void {
+  let value: Record<string, unknown>;
+  try {
+    value = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw new InterlockError('IL_ERR_REQUEST_INVALID', 'k8s.jwks is not JSON', { field: 'k8s.jwks' });
+  }
+  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new InterlockError('IL_ERR_REQUEST_INVALID', 'k8s.jwks must be a JSON object', { field: 'k8s.jwks' });
+  checkKeySource('keys' in value ? { jwks: value } : value, issuer);
+}
+

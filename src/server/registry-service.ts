@@ -16,6 +16,7 @@ import type { CaRotation } from './ca-rotation.ts';
 import { newEntryId } from './ca-service.ts';
 import { revokeSvids } from './revoke.ts';
 import { hashSecret, newSecret } from './secrets.ts';
+import { checkStoredSource } from './k8s-keys.ts';
 
 export interface K8sAttestation {
   /** JWKS document, as JSON text. */
@@ -51,6 +52,7 @@ export async function prepareCluster(ca: CaService, rotations: CaRotation, input
   const name = checkClusterName(input.name);
   const trustDomain = parseTrustDomain(input.trustDomain ?? `${name}.${org.domain}`, 'trustDomain');
   if (trustDomain === org.domain) throw new InterlockError('IL_ERR_CLUSTER_NAME_INVALID', `trust domain ${trustDomain} is reserved for the control plane`, { field: 'trustDomain' });
+  if (input.k8s) checkStoredSource(input.k8s.jwks, input.k8s.issuer);
   const row: ClusterRow = { name, trustDomain, k8sJwks: input.k8s?.jwks ?? null, k8sIssuer: input.k8s?.issuer ?? null, createdAt: ca.clock.now().toISOString(), createdBy: actor };
   const authority = await ca.newClusterAuthority(row, await ca.root());
   return { row, authority: { ...authority, status: 'active' } };
@@ -66,6 +68,7 @@ export async function storeCluster(tx: StoreOps, prepared: PreparedCluster, acto
 
 /** Sets (or, with null, removes) a cluster's Kubernetes attestation; false if there is no such cluster. */
 export async function configureClusterK8s(tx: StoreOps, name: string, k8s: K8sAttestation | null, actor: string, at: string): Promise<boolean> {
+  if (k8s) checkStoredSource(k8s.jwks, k8s.issuer);
   const ok = await tx.setClusterK8s(name, { jwks: k8s?.jwks ?? null, issuer: k8s?.issuer ?? null });
   if (ok) await tx.appendAudit({ type: 'cluster.k8s-configured', actor, data: { cluster: name, issuer: k8s?.issuer ?? null } }, at);
   return ok;

@@ -107,6 +107,9 @@ describe('admin roles and separation of duties', () => {
     assert.equal(refusedRevoke?.data.status, 403);
     assert.ok(records.some((r) => r.type === 'policy.active' && r.actor === 'admin:bob'));
     assert.ok(records.some((r) => r.type === 'admin.created' && r.actor === 'admin:admin'));
+    // A refused token leaves a trace too, even on a read: token guessing is recorded.
+    const refusedToken = records.find((r) => r.type === 'admin.auth-failed' && r.data.route === '/v1/svids');
+    assert.equal(refusedToken?.data.status, 401);
   });
 
   test('the watch stream pushes revocations and policy activations to an SVID holder', async () => {

@@ -106,6 +106,19 @@ describe('Kubernetes token keys fetched from the API server', () => {
     }
   });
 
+  test('declarative apply checks the key source as the API does: a plain-http jwksUri is refused and nothing is created', async () => {
+    const desired = { clusters: [{ name: 'sneaky', trustDomain: null, k8s: { issuer: 'https://issuer.example', jwks: { jwksUri: 'http://169.254.169.254/latest/meta-data' } } }], entries: [], services: [], policies: [], admins: [] };
+    const plan = await cp.call<{ base: unknown }>('POST', '/v1/config/plan', { desired });
+    await assert.rejects(apiRequest(cp.admin, 'POST', '/v1/config/apply', { desired, base: plan.base }), (error: unknown) => {
+      assert.ok(error instanceof InterlockError);
+      assert.equal(error.code, 'IL_ERR_REQUEST_INVALID', error.message);
+      assert.match(String(error.field), /k8s\.jwksUri$/);
+      return true;
+    });
+    const clusters = await cp.call<Array<{ name: string }>>('GET', '/v1/clusters');
+    assert.ok(!clusters.some((c) => c.name === 'sneaky'));
+  });
+
   test('interlock cluster set-k8s moves a cluster to another key source', async () => {
     const first = await apiServer('centre');
     await addCluster('centre', { issuer: first.issuer, jwks: first.jwks });

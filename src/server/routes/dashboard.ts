@@ -133,7 +133,8 @@ export function registerDashboardRoutes(app: FastifyInstance, deps: ServerDeps):
 
   const tails = new StreamTails(deps.store);
   let latest: { at: number; snapshot: Promise<DashboardSnapshot> } | undefined;
-  app.get('/v1/dashboard/snapshot', { config: { auth: roles('auditor', 'operator', 'key-custodian') } }, async (_request, reply) => {
+  // Auditor only: the snapshot holds denied principals, paths and policy reasons from the gateways' audit streams.
+  app.get('/v1/dashboard/snapshot', { config: { auth: roles('auditor') } }, async (_request, reply) => {
     const nowMs = deps.clock.now().getTime();
     if (!latest || nowMs - latest.at > SNAPSHOT_REUSE_MS) {
       const now = new Date(nowMs);
