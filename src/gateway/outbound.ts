@@ -40,7 +40,7 @@ export interface OutboundDeps {
 interface PeerRoute {
   readonly host: string;
   readonly port: number;
-  /** One keep-alive pool per peer gateway; TLS sessions are resumed from it. */
+  /** One keep-alive pool per peer gateway (full handshakes only: see verified-agent.ts). */
   readonly agent: https.Agent;
 }
 
