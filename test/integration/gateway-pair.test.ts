@@ -247,22 +247,6 @@ describe('a real gateway pair on loopback', () => {
     assert.equal(result.errorCode, 'IL_ERR_AUTHN_NOT_A_GATEWAY');
   });
 
-  test('a workload of another cluster cannot use this cluster\'s outbound listener', async () => {
-    const west = world.clusters.get('west')!;
-    const agent = new https.Agent({ cert: west.identities.get('billing')!.certPem, key: west.identities.get('billing')!.keyPem, ca: bundle(), checkServerIdentity: () => undefined });
-    agents.push(agent);
-    const result = await callThroughGateway(agent, eastOut(), { ...billing, method: 'GET', path: '/x' });
-    assert.equal(result.errorCode, 'IL_ERR_AUTHN_NOT_LOCAL');
-    // billing's SVID used at east's gateway is an SVID in two clusters: the detector revokes it (as it should) and
-    // billing attests again. Wait until it serves with its new SVID, so the next tests see a healthy pair.
-    let healthy = false;
-    for (let i = 0; i < 100 && !healthy; i++) {
-      healthy = (await callThroughGateway(agentFor('east', 'frontend'), eastOut(), { ...billing, method: 'GET', path: '/invoices/1' }).catch(() => ({ status: 0 }))).status === 200;
-      if (!healthy) await new Promise((r) => setTimeout(r, 100));
-    }
-    assert.ok(healthy, 'billing serves again after re-attesting');
-  });
-
   test('a peer gateway must carry a signed assertion bound to this very request', async () => {
     const east = world.clusters.get('east')!;
     // A second instance of east's gateway identity, attested with a fresh join token.
@@ -319,14 +303,17 @@ describe('a real gateway pair on loopback', () => {
     try {
       await new Promise((resolve, reject) => session.once('connect', resolve).once('error', reject));
       const h2Token = bindIdentityAssertion(session.socket as TLSSocket, { ...claims, target: 'billing.west.interlock/h2' }, fixedClock(new Date()));
-      const status = await new Promise<number>((resolve, reject) => {
+      const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
         const stream = session.request({ ':method': 'GET', ':path': '/h2', ':authority': 'billing.west.interlock', [IDENTITY_HEADER]: h2Token });
-        stream.on('response', (headers) => resolve(Number(headers[':status'])));
+        let answer = 0;
+        let text = '';
+        stream.on('response', (headers) => (answer = Number(headers[':status'])));
+        stream.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        stream.on('end', () => resolve({ status: answer, body: text }));
         stream.on('error', reject);
-        stream.resume();
       });
       assert.equal(session.alpnProtocol, 'h2');
-      assert.equal(status, 200);
+      assert.equal(status, 200, body);
     } finally {
       session.close();
     }
@@ -381,5 +368,15 @@ describe('a real gateway pair on loopback', () => {
       const result = verifyAuditLog(cluster.gateway.auditPath);
       assert.equal(result.ok, true, JSON.stringify(result));
     }
+  });
+
+  test('a workload of another cluster cannot use this cluster\'s outbound listener', async () => {
+    const west = world.clusters.get('west')!;
+    const agent = new https.Agent({ cert: west.identities.get('billing')!.certPem, key: west.identities.get('billing')!.keyPem, ca: bundle(), checkServerIdentity: () => undefined });
+    agents.push(agent);
+    const result = await callThroughGateway(agent, eastOut(), { ...billing, method: 'GET', path: '/x' });
+    assert.equal(result.errorCode, 'IL_ERR_AUTHN_NOT_LOCAL');
+    // billing's SVID used at east's gateway is an SVID in two clusters: the detector revokes it (as it should)
+    // and billing attests again. That is why this test runs last: the tests before it need billing's first SVID.
   });
 });
